@@ -1,0 +1,538 @@
+#include "engine/config/config_loader.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <tuple>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/config/engine_config_schema.h"
+#include "engine/config/json_schema.h"
+
+namespace pharos::config {
+
+namespace {
+
+using nlohmann::json;
+
+const std::pair<const char*, ListenerProtocol> kListenerProtocols[] = {
+    {"TCP", ListenerProtocol::kTcp},
+    {"HTTP", ListenerProtocol::kHttp},
+    {"HTTPS", ListenerProtocol::kHttps},
+    {"TERMINATED_HTTPS", ListenerProtocol::kTerminatedHttps},
+};
+const std::pair<const char*, PoolProtocol> kPoolProtocols[] = {
+    {"TCP", PoolProtocol::kTcp},
+    {"HTTP", PoolProtocol::kHttp},
+    {"HTTPS", PoolProtocol::kHttps},
+    {"PROXY", PoolProtocol::kProxy},
+};
+const std::pair<const char*, LbAlgorithm> kLbAlgorithms[] = {
+    {"ROUND_ROBIN", LbAlgorithm::kRoundRobin},
+    {"LEAST_CONNECTIONS", LbAlgorithm::kLeastConnections},
+    {"SOURCE_IP", LbAlgorithm::kSourceIp},
+    {"SOURCE_IP_PORT", LbAlgorithm::kSourceIpPort},
+};
+
+template <class Enum, size_t N>
+std::optional<Enum> enum_from(const std::pair<const char*, Enum> (&table)[N],
+                              const std::string& name) {
+  for (const auto& [text, value] : table) {
+    if (name == text) return value;
+  }
+  return std::nullopt;
+}
+
+template <class Enum, size_t N>
+const char* enum_name(const std::pair<const char*, Enum> (&table)[N], Enum value) {
+  for (const auto& [text, v] : table) {
+    if (v == value) return text;
+  }
+  return "?";
+}
+
+// Octavia's VALID_LISTENER_POOL_PROTOCOL_MAP, without the protocols the engine does not offer.
+std::vector<PoolProtocol> pool_protocols_for(ListenerProtocol listener) {
+  switch (listener) {
+    case ListenerProtocol::kHttp:
+    case ListenerProtocol::kTerminatedHttps:
+      return {PoolProtocol::kHttp, PoolProtocol::kProxy};
+    case ListenerProtocol::kTcp:
+      return {PoolProtocol::kTcp, PoolProtocol::kHttp, PoolProtocol::kHttps, PoolProtocol::kProxy};
+    case ListenerProtocol::kHttps:
+      return {PoolProtocol::kHttps, PoolProtocol::kTcp, PoolProtocol::kProxy};
+  }
+  return {};
+}
+
+// Cidr::contains() compares IPv4-mapped peers as IPv4, so a block written as ::ffff:a.b.c.d/n
+// (n >= 96) must become a.b.c.d/(n-96) to ever match.
+Cidr unmap_v4(Cidr cidr) {
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (cidr.network.family != AF_INET6 || cidr.prefix_len < 96 ||
+      std::memcmp(cidr.network.bytes.data(), kMappedPrefix, sizeof(kMappedPrefix)) != 0) {
+    return cidr;
+  }
+  cidr.network.family = AF_INET;
+  std::memmove(cidr.network.bytes.data(), cidr.network.bytes.data() + 12, 4);
+  std::memset(cidr.network.bytes.data() + 4, 0, 12);
+  cidr.prefix_len = static_cast<uint8_t>(cidr.prefix_len - 96);
+  return cidr;
+}
+
+bool is_http_monitor(const std::string& type) { return type == "HTTP" || type == "HTTPS"; }
+
+std::string json_string(const std::string& s) { return json(s).dump(); }
+
+// Which paths the schema found fault with. Conversion and the semantic checks read a field only
+// when nothing at or below it failed the schema, so they never report a second, derived error
+// for a problem already listed, and still check everything the schema approved.
+class SchemaVerdict {
+ public:
+  explicit SchemaVerdict(const std::vector<SchemaError>& errors) {
+    for (const auto& e : errors) paths_.insert(e.path);
+  }
+
+  bool clean(const std::string& path) const {
+    if (paths_.count(path)) return false;
+    const std::string below = path + "/";
+    auto it = paths_.lower_bound(below);
+    return it == paths_.end() || it->compare(0, below.size(), below) != 0;
+  }
+
+ private:
+  std::set<std::string> paths_;
+};
+
+using BindKey = std::tuple<int, std::array<uint8_t, 16>, uint16_t>;
+
+class Converter {
+ public:
+  Converter(const json& document, const SchemaVerdict& verdict, std::vector<ConfigError>& errors)
+      : doc_(document), verdict_(verdict), errors_(errors) {}
+
+  std::shared_ptr<Config> run() {
+    auto config = std::make_shared<Config>();
+    if (!doc_.is_object()) return config;
+    if (auto v = field(doc_, "", "version")) config->version = v->get<uint64_t>();
+    if (auto v = field(doc_, "", "amphora_id")) config->amphora_id = v->get<std::string>();
+    if (auto v = field(doc_, "", "workers")) config->workers = v->get<uint32_t>();
+    if (auto v = field(doc_, "", "records_socket")) config->records_socket = v->get<std::string>();
+    if (const json* http = nested_object(doc_, "http")) {
+      if (auto v = field(*http, "/http", "max_header_bytes")) {
+        config->http.max_header_bytes = v->get<uint32_t>();
+      }
+      if (auto v = field(*http, "/http", "max_headers")) {
+        config->http.max_headers = v->get<uint32_t>();
+      }
+    }
+    // Pools first: listeners are checked against the pools they name.
+    for_each_object("/pools", [&](const json& pool, const std::string& path) {
+      config->pools.push_back(convert_pool(pool, path));
+    });
+    for_each_object("/listeners", [&](const json& listener, const std::string& path) {
+      config->listeners.push_back(convert_listener(listener, path));
+    });
+    return config;
+  }
+
+ private:
+  // The field's value when it is present and the schema approved it; nullptr otherwise.
+  const json* field(const json& object, const std::string& object_path, const char* key) const {
+    if (!object.is_object()) return nullptr;
+    auto it = object.find(key);
+    if (it == object.end()) return nullptr;
+    if (!verdict_.clean(json_pointer_append(object_path, key))) return nullptr;
+    return &*it;
+  }
+
+  // A nested object to convert, even when something inside it failed the schema: its fields
+  // are then read one by one through field().
+  const json* nested_object(const json& object, const char* key) const {
+    if (!object.is_object()) return nullptr;
+    auto it = object.find(key);
+    return it != object.end() && it->is_object() ? &*it : nullptr;
+  }
+
+  template <class Fn>
+  void for_each_object(const std::string& array_path, Fn&& fn) {
+    const json::json_pointer pointer(array_path);
+    if (!doc_.contains(pointer)) return;
+    const json& array = doc_.at(pointer);
+    if (!array.is_array()) return;
+    for (size_t i = 0; i < array.size(); ++i) {
+      if (array[i].is_object()) fn(array[i], json_pointer_append(array_path, i));
+    }
+  }
+
+  // True when every pool's id could be read, so a reference to a missing id is a real error
+  // and not the echo of a pool the schema already rejected.
+  bool all_pool_ids_readable() const {
+    auto pools = doc_.find("pools");
+    if (pools == doc_.end()) return true;
+    if (!pools->is_array()) return false;
+    for (size_t i = 0; i < pools->size(); ++i) {
+      if (!field((*pools)[i], json_pointer_append("/pools", i), "id")) return false;
+    }
+    return true;
+  }
+
+  void error(std::string path, std::string message) {
+    errors_.push_back(ConfigError{std::move(path), std::move(message)});
+  }
+
+  // Records an id and reports it when the same kind of object already used it.
+  void check_unique_id(std::map<std::string, std::string>& seen, const char* kind,
+                       const std::string& id, const std::string& path) {
+    auto [it, inserted] = seen.emplace(id, path);
+    if (!inserted) {
+      error(path, std::string("duplicate ") + kind + " id " + json_string(id) + " (first used at " +
+                      it->second + ")");
+    }
+  }
+
+  std::optional<IpAddress> ip_literal(const json& object, const std::string& object_path,
+                                      const char* key) {
+    const json* v = field(object, object_path, key);
+    if (!v) return std::nullopt;
+    auto address = IpAddress::parse(v->get<std::string>());
+    if (!address) {
+      error(json_pointer_append(object_path, key),
+            json_string(v->get<std::string>()) + " is not an IPv4 or IPv6 address");
+    }
+    return address;
+  }
+
+  Pool convert_pool(const json& in, const std::string& path) {
+    Pool pool;
+    if (auto v = field(in, path, "id")) {
+      pool.id = v->get<std::string>();
+      check_unique_id(pool_ids_, "pool", pool.id, path + "/id");
+    }
+    if (auto v = field(in, path, "name")) pool.name = v->get<std::string>();
+    if (auto v = field(in, path, "protocol")) {
+      pool.protocol = *enum_from(kPoolProtocols, v->get<std::string>());
+      if (!pool.id.empty()) pool_protocols_.emplace(pool.id, pool.protocol);
+    }
+    if (auto v = field(in, path, "lb_algorithm")) {
+      pool.lb_algorithm = *enum_from(kLbAlgorithms, v->get<std::string>());
+    }
+    if (auto v = field(in, path, "admin_state_up")) pool.admin_state_up = v->get<bool>();
+    if (auto v = field(in, path, "connect_retries")) pool.connect_retries = v->get<uint32_t>();
+    if (auto members = in.find("members"); members != in.end() && members->is_array()) {
+      std::map<BindKey, std::string> endpoints;  // Octavia: one member per address and port
+      for (size_t i = 0; i < members->size(); ++i) {
+        if (!(*members)[i].is_object()) continue;
+        const std::string member_path = json_pointer_append(path + "/members", i);
+        pool.members.push_back(convert_member((*members)[i], member_path, endpoints));
+      }
+    }
+    if (const json* monitor = nested_object(in, "healthmonitor")) {
+      pool.healthmonitor = convert_healthmonitor(*monitor, path + "/healthmonitor");
+    }
+    return pool;
+  }
+
+  Member convert_member(const json& in, const std::string& path,
+                        std::map<BindKey, std::string>& endpoints) {
+    Member member;
+    if (auto v = field(in, path, "id")) {
+      member.id = v->get<std::string>();
+      check_unique_id(member_ids_, "member", member.id, path + "/id");
+    }
+    if (auto v = field(in, path, "name")) member.name = v->get<std::string>();
+    auto address = ip_literal(in, path, "address");
+    if (address) member.address = *address;
+    auto port = field(in, path, "protocol_port");
+    if (port) member.protocol_port = port->get<uint16_t>();
+    if (address && port) {
+      auto [it, inserted] =
+          endpoints.emplace(BindKey{address->family, address->bytes, member.protocol_port}, path);
+      if (!inserted) {
+        error(path + "/address", "another member of this pool (" + it->second + ") already uses " +
+                                     address->text + " port " +
+                                     std::to_string(member.protocol_port));
+      }
+    }
+    if (auto v = field(in, path, "weight")) member.weight = v->get<uint32_t>();
+    if (auto v = field(in, path, "backup")) member.backup = v->get<bool>();
+    if (auto v = field(in, path, "admin_state_up")) member.admin_state_up = v->get<bool>();
+    member.monitor_address = ip_literal(in, path, "monitor_address");
+    if (auto v = field(in, path, "monitor_port")) member.monitor_port = v->get<uint16_t>();
+    return member;
+  }
+
+  HealthMonitor convert_healthmonitor(const json& in, const std::string& path) {
+    HealthMonitor hm;
+    if (auto v = field(in, path, "id")) {
+      hm.id = v->get<std::string>();
+      check_unique_id(monitor_ids_, "health monitor", hm.id, path + "/id");
+    }
+    if (auto v = field(in, path, "name")) hm.name = v->get<std::string>();
+    const json* type = field(in, path, "type");
+    if (type) {
+      hm.type = type->get<std::string>();
+      // Octavia allows these only on UDP and SCTP pools, which the engine does not offer.
+      if (hm.type == "UDP-CONNECT" || hm.type == "SCTP") {
+        error(path + "/type", hm.type + " health monitors need a " +
+                                  (hm.type == "SCTP" ? "SCTP" : "UDP") +
+                                  " pool, which this engine does not offer");
+      }
+    }
+    const json* delay = field(in, path, "delay");
+    const json* timeout = field(in, path, "timeout");
+    if (delay) hm.delay_s = delay->get<uint32_t>();
+    if (timeout) hm.timeout_s = timeout->get<uint32_t>();
+    if (delay && timeout && hm.timeout_s > hm.delay_s) {
+      error(path + "/timeout", "timeout (" + std::to_string(hm.timeout_s) +
+                                   " s) must not exceed delay (" + std::to_string(hm.delay_s) +
+                                   " s)");
+    }
+    if (auto v = field(in, path, "max_retries")) hm.max_retries = v->get<uint32_t>();
+    if (auto v = field(in, path, "max_retries_down")) hm.max_retries_down = v->get<uint32_t>();
+    if (auto v = field(in, path, "admin_state_up")) hm.admin_state_up = v->get<bool>();
+
+    // Octavia rejects HTTP probe settings on monitors that do not speak HTTP.
+    for (const char* key :
+         {"http_method", "url_path", "expected_codes", "http_version", "domain_name"}) {
+      if (type && !is_http_monitor(hm.type) && field(in, path, key)) {
+        error(json_pointer_append(path, key), std::string(key) +
+                                                  " applies only to HTTP and HTTPS health "
+                                                  "monitors, not " +
+                                                  hm.type);
+      }
+    }
+    if (auto v = field(in, path, "http_method")) hm.http_method = v->get<std::string>();
+    if (auto v = field(in, path, "url_path")) hm.url_path = v->get<std::string>();
+    if (auto v = field(in, path, "expected_codes")) {
+      hm.expected_codes = v->get<std::string>();
+      auto dash = hm.expected_codes.find('-');
+      if (dash != std::string::npos && std::stoi(hm.expected_codes.substr(0, dash)) >
+                                           std::stoi(hm.expected_codes.substr(dash + 1))) {
+        error(path + "/expected_codes",
+              "range " + json_string(hm.expected_codes) + " runs backwards");
+      }
+    }
+    const json* version = field(in, path, "http_version");
+    if (version) {
+      hm.http_version = version->is_string()            ? version->get<std::string>()
+                        : version->get<double>() == 1.0 ? "1.0"
+                                                        : "1.1";
+    }
+    if (auto v = field(in, path, "domain_name")) {
+      hm.domain_name = v->get<std::string>();
+      // The Host header the domain name goes into is an HTTP/1.1 feature.
+      if (version && hm.http_version != "1.1") {
+        error(path + "/domain_name", "domain_name requires http_version 1.1");
+      }
+    }
+    return hm;
+  }
+
+  Listener convert_listener(const json& in, const std::string& path) {
+    Listener listener;
+    if (auto v = field(in, path, "id")) {
+      listener.id = v->get<std::string>();
+      check_unique_id(listener_ids_, "listener", listener.id, path + "/id");
+    }
+    if (auto v = field(in, path, "name")) listener.name = v->get<std::string>();
+    const json* protocol = field(in, path, "protocol");
+    if (protocol) listener.protocol = *enum_from(kListenerProtocols, protocol->get<std::string>());
+    auto address = ip_literal(in, path, "bind_address");
+    if (address) listener.bind_address = *address;
+    const json* port = field(in, path, "protocol_port");
+    if (port) listener.protocol_port = port->get<uint16_t>();
+    if (address && port) {
+      auto [it, inserted] =
+          binds_.emplace(BindKey{address->family, address->bytes, listener.protocol_port}, path);
+      if (!inserted) {
+        error(path + "/protocol_port", "listener at " + it->second + " already binds " +
+                                           address->text + " port " +
+                                           std::to_string(listener.protocol_port));
+      }
+    }
+    if (auto v = field(in, path, "admin_state_up")) listener.admin_state_up = v->get<bool>();
+    if (auto v = field(in, path, "connection_limit")) {
+      listener.connection_limit = v->get<int64_t>();
+    }
+    if (auto v = field(in, path, "timeout_client_data")) {
+      listener.timeout_client_data_ms = v->get<uint32_t>();
+    }
+    if (auto v = field(in, path, "timeout_member_connect")) {
+      listener.timeout_member_connect_ms = v->get<uint32_t>();
+    }
+    if (auto v = field(in, path, "timeout_member_data")) {
+      listener.timeout_member_data_ms = v->get<uint32_t>();
+    }
+    if (auto v = field(in, path, "timeout_tcp_inspect")) {
+      listener.timeout_tcp_inspect_ms = v->get<uint32_t>();
+    }
+    if (auto cidrs = in.find("allowed_cidrs"); cidrs != in.end() && cidrs->is_array()) {
+      for (size_t i = 0; i < cidrs->size(); ++i) {
+        const std::string item_path = json_pointer_append(path + "/allowed_cidrs", i);
+        if (!verdict_.clean(item_path)) continue;
+        const auto& text = (*cidrs)[i].get_ref<const std::string&>();
+        if (auto cidr = Cidr::parse(text)) {
+          listener.allowed_cidrs.push_back(unmap_v4(*cidr));
+        } else {
+          error(item_path, json_string(text) + " is not an IPv4 or IPv6 CIDR block");
+        }
+      }
+    }
+    if (const json* headers = nested_object(in, "insert_headers")) {
+      convert_insert_headers(*headers, path + "/insert_headers", listener);
+      if (protocol && !headers->empty() && listener.protocol != ListenerProtocol::kHttp &&
+          listener.protocol != ListenerProtocol::kTerminatedHttps) {
+        error(path + "/insert_headers",
+              std::string("insert_headers apply only to HTTP and TERMINATED_HTTPS listeners, "
+                          "not ") +
+                  enum_name(kListenerProtocols, listener.protocol));
+      }
+    }
+    if (auto v = field(in, path, "default_pool_id")) {
+      listener.default_pool_id = v->get<std::string>();
+      check_pool_reference(listener, protocol != nullptr, path + "/default_pool_id");
+    }
+    return listener;
+  }
+
+  void convert_insert_headers(const json& in, const std::string& path, Listener& listener) {
+    auto flag = [&](const char* key, bool& out) {
+      const json* v = field(in, path, key);
+      if (!v) return;
+      out = v->is_boolean() ? v->get<bool>()
+                            : (v->get<std::string>() == "true" || v->get<std::string>() == "True");
+    };
+    flag("X-Forwarded-For", listener.insert_headers.x_forwarded_for);
+    flag("X-Forwarded-Port", listener.insert_headers.x_forwarded_port);
+    flag("X-Forwarded-Proto", listener.insert_headers.x_forwarded_proto);
+  }
+
+  void check_pool_reference(const Listener& listener, bool protocol_known,
+                            const std::string& path) {
+    const std::string& id = listener.default_pool_id;
+    if (!pool_ids_.count(id)) {
+      if (all_pool_ids_readable()) error(path, "no pool has id " + json_string(id));
+      return;
+    }
+    auto pool_protocol = pool_protocols_.find(id);
+    if (!protocol_known || pool_protocol == pool_protocols_.end()) return;
+    auto allowed = pool_protocols_for(listener.protocol);
+    for (PoolProtocol p : allowed) {
+      if (p == pool_protocol->second) return;
+    }
+    std::string names;
+    for (PoolProtocol p : allowed) {
+      names += names.empty() ? "" : p == allowed.back() ? " or " : ", ";
+      names += enum_name(kPoolProtocols, p);
+    }
+    error(path, std::string(enum_name(kListenerProtocols, listener.protocol)) +
+                    " listeners cannot use " + enum_name(kPoolProtocols, pool_protocol->second) +
+                    " pool " + json_string(id) + "; they take " + names + " pools");
+  }
+
+  const json& doc_;
+  const SchemaVerdict& verdict_;
+  std::vector<ConfigError>& errors_;
+  std::map<std::string, std::string> listener_ids_, pool_ids_, member_ids_, monitor_ids_;
+  std::map<std::string, PoolProtocol> pool_protocols_;
+  std::map<BindKey, std::string> binds_;
+};
+
+// Orders JSON pointers as the document reads: token by token, array indexes numerically.
+bool pointer_before(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    size_t a_end = a.find('/', i + 1), b_end = b.find('/', j + 1);
+    if (a_end == std::string::npos) a_end = a.size();
+    if (b_end == std::string::npos) b_end = b.size();
+    std::string_view x(a.data() + i + 1, a_end - i - 1), y(b.data() + j + 1, b_end - j - 1);
+    auto numeric = [](std::string_view t) {
+      return !t.empty() && t.find_first_not_of("0123456789") == std::string_view::npos;
+    };
+    if (x != y) {
+      if (numeric(x) && numeric(y) && x.size() != y.size()) return x.size() < y.size();
+      return x < y;
+    }
+    i = a_end;
+    j = b_end;
+  }
+  return a.size() - i < b.size() - j;
+}
+
+// nlohmann's messages start with "[json.exception.parse_error.101] "; operators need the rest.
+std::string strip_exception_tag(const std::string& what) {
+  auto end = what.find("] ");
+  return what.rfind("[json.exception.", 0) == 0 && end != std::string::npos ? what.substr(end + 2)
+                                                                            : what;
+}
+
+}  // namespace
+
+LoadResult load_config(const json& document) {
+  LoadResult result;
+  const std::vector<SchemaError> schema_errors = engine_config_schema().validate(document);
+  const SchemaVerdict verdict(schema_errors);
+  for (const auto& e : schema_errors) result.errors.push_back(ConfigError{e.path, e.message});
+  std::shared_ptr<Config> config;
+  try {
+    config = Converter(document, verdict, result.errors).run();
+  } catch (const std::exception& e) {
+    // The schema vouched for every value read; reaching this is a bug, reported, not thrown.
+    result.errors.push_back(ConfigError{"", std::string("internal error: ") + e.what()});
+  }
+  // Schema and semantic errors interleaved by where they are, so related ones sit together.
+  std::stable_sort(
+      result.errors.begin(), result.errors.end(),
+      [](const ConfigError& a, const ConfigError& b) { return pointer_before(a.path, b.path); });
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+LoadResult load_config_json(std::string_view json_text) {
+  json document;
+  try {
+    document = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    LoadResult result;
+    result.errors.push_back(ConfigError{"", "invalid JSON: " + strip_exception_tag(e.what())});
+    return result;
+  }
+  return load_config(document);
+}
+
+LoadResult load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult result;
+    result.errors.push_back(
+        ConfigError{"", "cannot read config file " + path + ": " + std::strerror(errno)});
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_config_json(text.str());
+}
+
+std::string format_errors(const std::vector<ConfigError>& errors) {
+  std::string out;
+  for (const auto& e : errors) {
+    out += e.path.empty() ? "(root)" : e.path;
+    out += ": ";
+    out += e.message;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace pharos::config
