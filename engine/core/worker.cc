@@ -1,0 +1,208 @@
+#include "engine/core/worker.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "engine/lb/balancer.h"
+#include "engine/proxy/http_session.h"
+#include "engine/proxy/tcp_session.h"
+
+namespace pharos::core {
+
+namespace {
+constexpr int kAcceptBatch = 64;
+constexpr size_t kMaxIdlePerEndpoint = 512;
+constexpr uint32_t kIdleMemberTimeoutMs = 30000;
+
+// Needs evthread_use_pthreads() first: post() activates events from other threads.
+event_base* new_base() { return event_base_new(); }
+}  // namespace
+
+Worker::Worker(uint32_t index, const std::string& records_socket)
+    : index_(index),
+      base_(new_base()),
+      records_(base_.get(), records_socket) {
+  inbox_event_.reset(event_new(base_.get(), -1, 0, &Worker::on_inbox, this));
+  cleanup_event_.reset(event_new(base_.get(), -1, 0, &Worker::on_cleanup, this));
+  upstream_pool_ = std::make_unique<proxy::UpstreamPool>(base_.get(), kMaxIdlePerEndpoint,
+                                                         kIdleMemberTimeoutMs);
+}
+
+Worker::~Worker() { stop(); }
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    // Keep the loop alive while idle: a persistent timer that never fires matters only here.
+    net::EventPtr keepalive(event_new(base_.get(), -1, EV_PERSIST, [](evutil_socket_t, short, void*) {}, nullptr));
+    timeval hour{3600, 0};
+    event_add(keepalive.get(), &hour);
+    event_base_dispatch(base_.get());
+    // Teardown happens on this thread, in one place.
+    accept_points_.clear();
+    sessions_.clear();
+    released_.clear();
+    upstream_pool_->clear();
+    records_.flush();
+  });
+}
+
+void Worker::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(std::move(task));
+  }
+  event_active(inbox_event_.get(), 0, 0);
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  post([this] { event_base_loopbreak(base_.get()); });
+  thread_.join();
+}
+
+void Worker::on_inbox(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Worker*>(arg);
+  std::deque<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(self->inbox_mutex_);
+    tasks.swap(self->inbox_);
+  }
+  for (auto& task : tasks) task();
+}
+
+void Worker::apply(std::shared_ptr<const proxy::Snapshot> snapshot,
+                   const std::map<std::string, int>& accept_fds) {
+  auto next = std::make_shared<proxy::WorkerSnapshot>();
+  next->shared = std::move(snapshot);
+  for (const auto& pool : next->shared->pools) {
+    next->balancers.push_back(lb::make_balancer(pool.config->lb_algorithm, pool.specs));
+  }
+  current_ = std::move(next);
+  if (draining_) return;
+  // Sockets that stay keep their accept event; new ones get one; gone ones lose it.
+  std::erase_if(accept_points_, [&](const auto& entry) {
+    auto it = accept_fds.find(entry.first);
+    return it == accept_fds.end() || it->second != entry.second->fd;
+  });
+  for (const auto& [key, fd] : accept_fds) {
+    if (accept_points_.count(key)) continue;
+    auto point = std::make_unique<AcceptPoint>();
+    point->worker = this;
+    point->key = key;
+    point->fd = fd;
+    point->event.reset(event_new(base_.get(), fd, EV_READ | EV_PERSIST, &Worker::on_accept, point.get()));
+    event_add(point->event.get(), nullptr);
+    accept_points_[key] = std::move(point);
+  }
+}
+
+void Worker::begin_drain() {
+  draining_ = true;
+  accept_points_.clear();
+  std::vector<proxy::Session*> live;
+  for (const auto& [raw, session] : sessions_) live.push_back(raw);
+  for (auto* session : live) {
+    if (sessions_.count(session)) session->drain();
+  }
+}
+
+void Worker::on_accept(evutil_socket_t fd, short, void* arg) {
+  auto* point = static_cast<AcceptPoint*>(arg);
+  point->worker->accept_from(*point);
+}
+
+void Worker::accept_from(AcceptPoint& point) {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_storage peer{};
+    socklen_t length = sizeof(peer);
+    int fd = ::accept4(point.fd, reinterpret_cast<sockaddr*>(&peer), &length,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN, or an error the next readiness will show again
+    const proxy::ListenerRuntime* listener =
+        current_ ? current_->shared->find_listener(point.key) : nullptr;
+    if (listener == nullptr) {
+      ::close(fd);
+      continue;
+    }
+    admit(fd, peer, *listener);
+  }
+}
+
+void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRuntime& listener) {
+  const auto& config = *listener.config;
+  const auto* peer_address = reinterpret_cast<const sockaddr*>(&peer);
+  bool allowed = config.allowed_cidrs.empty();
+  for (const auto& cidr : config.allowed_cidrs) {
+    if (cidr.contains(peer_address)) {
+      allowed = true;
+      break;
+    }
+  }
+  if (allowed && config.connection_limit > 0 &&
+      listener.stats->totals().active_connections >= static_cast<uint64_t>(config.connection_limit)) {
+    allowed = false;
+  }
+  if (!allowed) {
+    ::close(fd);
+    deny(peer, listener);
+    return;
+  }
+  net::tune_accepted(fd);
+  proxy::ClientAddress client;
+  client.address = peer;
+  client.text = net::address_text(peer_address);
+  client.port = net::address_port(peer_address);
+  client.hash_ip = lb::hash_client(peer_address, false);
+  client.hash_ip_port = lb::hash_client(peer_address, true);
+  std::unique_ptr<proxy::Session> session;
+  if (config.protocol == config::ListenerProtocol::kHttp) {
+    session = std::make_unique<proxy::HttpSession>(*this, net::UniqueFd(fd), std::move(client), current_, &listener);
+  } else {
+    session = std::make_unique<proxy::TcpSession>(*this, net::UniqueFd(fd), std::move(client), current_, &listener);
+  }
+  proxy::Session* raw = session.get();
+  sessions_.emplace(raw, std::move(session));
+  session_count_.store(sessions_.size(), std::memory_order_relaxed);
+  raw->start();
+}
+
+void Worker::deny(const sockaddr_storage& peer, const proxy::ListenerRuntime& listener) {
+  records::TransactionRecord record;
+  record.kind = listener.config->protocol == config::ListenerProtocol::kHttp ? records::RecordKind::kHttp
+                                                                              : records::RecordKind::kTcp;
+  record.termination = records::Termination::kDenied;
+  record.start_unix_us = wall_us();
+  record.listener_id = listener.config->id;
+  record.client_address = net::address_text(reinterpret_cast<const sockaddr*>(&peer));
+  record.client_port = net::address_port(reinterpret_cast<const sockaddr*>(&peer));
+  records_.emit(record);
+}
+
+void Worker::release(proxy::Session* session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  released_.push_back(std::move(it->second));
+  sessions_.erase(it);
+  session_count_.store(sessions_.size(), std::memory_order_relaxed);
+  event_active(cleanup_event_.get(), 0, 0);
+}
+
+void Worker::on_cleanup(evutil_socket_t, short, void* arg) {
+  static_cast<Worker*>(arg)->released_.clear();
+}
+
+uint64_t Worker::now_us() const {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000 + uint64_t(ts.tv_nsec) / 1000;
+}
+
+uint64_t Worker::wall_us() const {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1000000 + uint64_t(ts.tv_nsec) / 1000;
+}
+
+}  // namespace pharos::core

@@ -1,0 +1,626 @@
+#include "engine/proxy/http_session.h"
+
+#include <strings.h>
+
+#include <cstring>
+
+#include <string_view>
+
+#include "engine/proxy/upstream_pool.h"
+
+namespace pharos::proxy {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Headers that describe one connection, not the message; never forwarded.
+bool is_hop_by_hop(std::string_view name) {
+  return iequals(name, "connection") || iequals(name, "keep-alive") ||
+         iequals(name, "proxy-connection") || iequals(name, "upgrade") || iequals(name, "te");
+}
+
+// True when the Connection header lists this field name (it is then hop-by-hop too).
+template <typename Head>
+bool named_by_connection(const Head& head, std::string_view name) {
+  for (const auto& header : head.headers) {
+    if (!iequals(header.name, "connection")) continue;
+    std::string_view list = header.value;
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view token = list.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      if (iequals(token, name)) return true;
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+void append_header(std::string* out, std::string_view name, std::string_view value) {
+  out->append(name).append(": ").append(value).append("\r\n");
+}
+
+const char* reason_phrase(uint16_t status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 408: return "Request Timeout";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+  }
+  return "Error";
+}
+
+const char* local_body(uint16_t status, records::Termination why) {
+  switch (why) {
+    case records::Termination::kBadRequest: return "The request is not valid HTTP/1.1.\n";
+    case records::Termination::kNoMember: return "No member of the pool is available to serve this request.\n";
+    case records::Termination::kConnectFailed: return "No member of the pool accepted a connection.\n";
+    case records::Termination::kMemberTimeout: return "The member did not answer in time.\n";
+    case records::Termination::kMemberReset: return "The member closed the connection without a response.\n";
+    case records::Termination::kBadResponse: return "The member sent an invalid HTTP response.\n";
+    case records::Termination::kClientTimeout: return "The request was not received in time.\n";
+    default: break;
+  }
+  return status == 503 ? "Service unavailable.\n" : "The request could not be served.\n";
+}
+
+}  // namespace
+
+HttpSession::HttpSession(WorkerContext& worker, net::UniqueFd fd, ClientAddress client,
+                         std::shared_ptr<WorkerSnapshot> snapshot, const ListenerRuntime* listener)
+    : worker_(worker),
+      snapshot_(std::move(snapshot)),
+      listener_(listener),
+      peer_(std::move(client)),
+      connector_(worker, *this) {
+  client_.reset(bufferevent_socket_new(worker_.base(), fd.release(), BEV_OPT_CLOSE_ON_FREE));
+}
+
+HttpSession::~HttpSession() = default;
+
+void HttpSession::start() {
+  auto& slot = listener_->stats->slot(worker_.index());
+  slot.active_connections.add(1);
+  slot.total_connections.add(1);
+  bufferevent* bev = client_.get();
+  bufferevent_setcb(bev, &HttpSession::on_client_read, &HttpSession::on_client_write,
+                    &HttpSession::on_client_event, this);
+  bufferevent_setwatermark(bev, EV_READ, 0, kHighWatermark);
+  bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
+  uint32_t first_ms = listener_->config->timeout_tcp_inspect_ms;
+  if (first_ms == 0) first_ms = listener_->config->timeout_client_data_ms;
+  timeval timeout = net::timeval_from_ms(first_ms);
+  bufferevent_set_timeouts(bev, &timeout, nullptr);
+  bufferevent_enable(bev, EV_READ);
+}
+
+void HttpSession::drain() {
+  draining_ = true;
+  if (state_ == State::kReadingHead && evbuffer_get_length(bufferevent_get_input(client_.get())) == 0) {
+    close();
+  }
+}
+
+void HttpSession::set_client_timeout(bool reading) {
+  timeval timeout = net::timeval_from_ms(listener_->config->timeout_client_data_ms);
+  bufferevent_set_timeouts(client_.get(), reading ? &timeout : nullptr, &timeout);
+}
+
+void HttpSession::refresh_snapshot() {
+  const auto& newest = worker_.current_snapshot();
+  if (newest == snapshot_) return;
+  const ListenerRuntime* moved = newest->shared->find_listener(listener_->socket_key);
+  if (moved == nullptr) {
+    draining_ = true;  // the listener is gone: finish this connection
+    return;
+  }
+  snapshot_ = newest;
+  listener_ = moved;
+}
+
+// ---- request side ----
+
+void HttpSession::read_request_head() {
+  evbuffer* input = bufferevent_get_input(client_.get());
+  size_t length = evbuffer_get_length(input);
+  if (length == 0) return;
+  if (start_us_ == 0) {
+    // First bytes of a new request: an idle keep-alive connection moves to the newest config.
+    refresh_snapshot();
+    if (draining_) {
+      close();
+      return;
+    }
+    start_us_ = worker_.now_us();
+  }
+  const auto& limits_config = snapshot_->shared->config->http;
+  http1::Limits limits;
+  limits.max_header_bytes = limits_config.max_header_bytes;
+  limits.max_headers = limits_config.max_headers;
+  size_t n = std::min<size_t>(length, limits.max_header_bytes);
+  const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ssize_t>(n)));
+  http1::ParseResult result = http1::parse_request_head(std::string_view(data, n), limits, &request_);
+  if (result.status == http1::ParseStatus::kIncomplete) return;
+  if (result.status == http1::ParseStatus::kError) {
+    record_.path = http1::error_name(result.error);
+    respond_local(400, records::Termination::kBadRequest);
+    return;
+  }
+  begin_transaction();
+}
+
+void HttpSession::begin_transaction() {
+  evbuffer* input = bufferevent_get_input(client_.get());
+  ++transaction_seq_;
+  record_ = records::TransactionRecord{};
+  record_.kind = records::RecordKind::kHttp;
+  record_.start_unix_us = worker_.wall_us() - (worker_.now_us() - start_us_);
+  record_.listener_id = listener_->config->id;
+  record_.client_address = peer_.text;
+  record_.client_port = peer_.port;
+  if (client_rtt_us_ == 0) client_rtt_us_ = net::tcp_rtt_us(bufferevent_getfd(client_.get()));
+  record_.client_rtt_us = client_rtt_us_;
+  record_.method.assign(request_.method);
+  record_.host.assign(request_.host);
+  record_.path.assign(request_.target);
+  record_.user_agent.assign(request_.user_agent);
+  record_.bytes_in = request_.head_bytes;
+  listener_->stats->slot(worker_.index()).bytes_in.add(request_.head_bytes);
+  is_head_request_ = request_.method == "HEAD";
+  client_keep_alive_ = request_.keep_alive && !draining_;
+  build_member_request(&member_request_head_);
+  evbuffer_drain(input, request_.head_bytes);
+  request_body_.reset(request_.framing, request_.content_length);
+  request_done_ = request_body_.done();
+  if (!request_done_ && !body_prefix_valid(input)) {
+    respond_local(400, records::Termination::kBadRequest);  // refused before any member sees it
+    return;
+  }
+  response_head_done_ = response_done_ = false;
+  retried_stale_ = false;
+  request_sent_us_ = first_response_byte_us_ = 0;
+
+  pool_index_ = listener_->default_pool;
+  if (pool_index_ < 0) {
+    respond_local(503, records::Termination::kNoMember);
+    return;
+  }
+  const auto& pool = snapshot_->shared->pools[pool_index_];
+  record_.pool_id = pool.config->id;
+  state_ = State::kConnecting;
+  uint64_t hash = pool.config->lb_algorithm == config::LbAlgorithm::kSourceIpPort
+                      ? peer_.hash_ip_port
+                      : peer_.hash_ip;
+  connector_.start(snapshot_.get(), pool_index_, hash,
+                   listener_->config->timeout_member_connect_ms, true);
+}
+
+bool HttpSession::body_prefix_valid(evbuffer* input) const {
+  // Decode what has already arrived with a throwaway decoder: a chunked body that is broken
+  // from the start is refused before a member is chosen. Later bytes are checked as they stream.
+  http1::BodyDecoder probe = request_body_;
+  constexpr int kMaxChunks = 16;
+  evbuffer_iovec chunks[kMaxChunks];
+  int n = evbuffer_peek(input, -1, nullptr, chunks, kMaxChunks);
+  for (int i = 0; i < std::min(n, kMaxChunks) && !probe.done(); ++i) {
+    auto step = probe.feed(static_cast<const char*>(chunks[i].iov_base), chunks[i].iov_len);
+    if (step.error != http1::Error::kNone) return false;
+  }
+  return true;
+}
+
+void HttpSession::build_member_request(std::string* out) const {
+  const auto& inserts = listener_->config->insert_headers;
+  out->clear();
+  out->append(request_.method).append(" ").append(request_.target);
+  out->append(request_.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+  for (const auto& header : request_.headers) {
+    if (is_hop_by_hop(header.name) || named_by_connection(request_, header.name)) continue;
+    if (inserts.x_forwarded_port && iequals(header.name, "x-forwarded-port")) continue;
+    if (inserts.x_forwarded_proto && iequals(header.name, "x-forwarded-proto")) continue;
+    if (iequals(header.name, "content-length")) continue;  // one normalised copy below
+    append_header(out, header.name, header.value);
+  }
+  if (request_.framing == http1::BodyFraming::kContentLength) {
+    append_header(out, "Content-Length", std::to_string(request_.content_length));
+  }
+  if (inserts.x_forwarded_for) append_header(out, "X-Forwarded-For", peer_.text);
+  if (inserts.x_forwarded_port) append_header(out, "X-Forwarded-Port", listener_->port_text);
+  if (inserts.x_forwarded_proto) {
+    bool tls = listener_->config->protocol == config::ListenerProtocol::kTerminatedHttps;
+    append_header(out, "X-Forwarded-Proto", tls ? "https" : "http");
+  }
+  // Member connections are pooled: ask HTTP/1.0 members to keep them open too.
+  if (request_.version_minor == 0) append_header(out, "Connection", "keep-alive");
+  out->append("\r\n");
+}
+
+void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
+  const auto& member = snapshot_->shared->pools[pool_index_].members[member_index];
+  member_index_ = member_index;
+  member_reused_ = reused;
+  record_.member_id = member.config->id;
+  record_.connect_us = connector_.connect_us();
+  record_.retries = connector_.retries();
+  auto& mslot = member.stats->slot(worker_.index()).traffic;
+  mslot.active_connections.add(1);
+  if (!reused) mslot.total_connections.add(1);  // counts connections opened, not requests
+  member_ = std::move(connection);
+  bufferevent* bev = member_.get();
+  bufferevent_setcb(bev, &HttpSession::on_member_read, &HttpSession::on_member_write,
+                    &HttpSession::on_member_event, this);
+  bufferevent_setwatermark(bev, EV_READ, 0, kHighWatermark);
+  bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
+  timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
+  bufferevent_set_timeouts(bev, &timeout, &timeout);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  state_ = State::kExchanging;
+  bufferevent_write(bev, member_request_head_.data(), member_request_head_.size());
+  mslot.bytes_in.add(member_request_head_.size());
+  if (request_done_) {
+    request_sent_us_ = worker_.now_us();
+    set_client_timeout(false);
+  } else {
+    forward_request_body();
+  }
+}
+
+void HttpSession::on_upstream_failed(records::Termination why) {
+  record_.retries = connector_.retries();
+  respond_local(why == records::Termination::kNoMember ? 503 : 502, why);
+}
+
+void HttpSession::forward_request_body() {
+  if (request_done_ || !member_) return;
+  evbuffer* input = bufferevent_get_input(client_.get());
+  evbuffer* output = bufferevent_get_output(member_.get());
+  auto& lslot = listener_->stats->slot(worker_.index());
+  auto& mslot = snapshot_->shared->pools[pool_index_].members[member_index_].stats->slot(worker_.index()).traffic;
+  while (!request_body_.done()) {
+    evbuffer_iovec chunk;
+    if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) break;
+    auto step = request_body_.feed(static_cast<const char*>(chunk.iov_base), chunk.iov_len);
+    if (step.error != http1::Error::kNone) {
+      record_.path = http1::error_name(step.error);
+      respond_local(400, records::Termination::kBadRequest);
+      return;
+    }
+    if (step.consumed == 0) break;
+    evbuffer_remove_buffer(input, output, step.consumed);
+    record_.bytes_in += step.consumed;
+    lslot.bytes_in.add(step.consumed);
+    mslot.bytes_in.add(step.consumed);
+  }
+  if (request_body_.done()) {
+    request_done_ = true;
+    request_sent_us_ = worker_.now_us();
+    set_client_timeout(false);
+    if (response_done_) finish_transaction();
+    return;
+  }
+  if (evbuffer_get_length(output) >= kHighWatermark) {
+    bufferevent_disable(client_.get(), EV_READ);
+    client_reading_paused_ = true;
+  }
+}
+
+// ---- response side ----
+
+void HttpSession::read_response() {
+  evbuffer* input = bufferevent_get_input(member_.get());
+  while (!response_head_done_) {
+    size_t length = evbuffer_get_length(input);
+    if (length == 0) return;
+    if (first_response_byte_us_ == 0) first_response_byte_us_ = worker_.now_us();
+    http1::Limits limits;
+    limits.max_header_bytes = snapshot_->shared->config->http.max_header_bytes;
+    limits.max_headers = snapshot_->shared->config->http.max_headers;
+    size_t n = std::min<size_t>(length, limits.max_header_bytes);
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ssize_t>(n)));
+    auto result = http1::parse_response_head(std::string_view(data, n), limits, is_head_request_, &response_);
+    if (result.status == http1::ParseStatus::kIncomplete) return;
+    if (result.status == http1::ParseStatus::kError || response_.status == 101) {
+      respond_local(502, records::Termination::kBadResponse);
+      return;
+    }
+    if (response_.status < 200) {
+      // Interim response (100 Continue, 103): pass it on and wait for the final one.
+      size_t head = response_.head_bytes;
+      evbuffer_remove_buffer(input, bufferevent_get_output(client_.get()), head);
+      record_.bytes_out += head;
+      continue;
+    }
+    if (!send_response_head()) return;
+  }
+  forward_response_body();
+}
+
+bool HttpSession::send_response_head() {
+  // Until-close framing ends by closing, so the client connection cannot stay open after it.
+  if (response_.framing == http1::BodyFraming::kUntilClose) client_keep_alive_ = false;
+  if (draining_) client_keep_alive_ = false;
+  member_keep_alive_ = response_.keep_alive && response_.framing != http1::BodyFraming::kUntilClose;
+  std::string head;
+  head.reserve(response_.head_bytes + 64);
+  head.append("HTTP/1.1 ").append(std::to_string(response_.status)).append(" ");
+  head.append(response_.reason).append("\r\n");
+  for (const auto& header : response_.headers) {
+    if (is_hop_by_hop(header.name) || named_by_connection(response_, header.name)) continue;
+    if (iequals(header.name, "content-length")) continue;  // one normalised copy below
+    append_header(&head, header.name, header.value);
+  }
+  if (response_.framing == http1::BodyFraming::kContentLength ||
+      (response_.framing == http1::BodyFraming::kNone && response_.content_length > 0)) {
+    append_header(&head, "Content-Length", std::to_string(response_.content_length));
+  }
+  if (!client_keep_alive_) {
+    append_header(&head, "Connection", "close");
+  } else if (request_.version_minor == 0) {
+    append_header(&head, "Connection", "keep-alive");
+  }
+  head.append("\r\n");
+  evbuffer* input = bufferevent_get_input(member_.get());
+  evbuffer_drain(input, response_.head_bytes);
+  bufferevent_write(client_.get(), head.data(), head.size());
+  record_.status = response_.status;
+  record_.bytes_out += head.size();
+  listener_->stats->slot(worker_.index()).bytes_out.add(head.size());
+  auto& mslot = snapshot_->shared->pools[pool_index_].members[member_index_].stats->slot(worker_.index());
+  mslot.responses[static_cast<int>(stats::classify_status(response_.status))].add(1);
+  mslot.traffic.bytes_out.add(response_.head_bytes);
+  response_head_done_ = true;
+  response_body_.reset(response_.framing, response_.content_length);
+  return true;
+}
+
+void HttpSession::forward_response_body() {
+  evbuffer* input = bufferevent_get_input(member_.get());
+  evbuffer* output = bufferevent_get_output(client_.get());
+  auto& lslot = listener_->stats->slot(worker_.index());
+  auto& mslot = snapshot_->shared->pools[pool_index_].members[member_index_].stats->slot(worker_.index()).traffic;
+  while (!response_body_.done()) {
+    evbuffer_iovec chunk;
+    if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) break;
+    auto step = response_body_.feed(static_cast<const char*>(chunk.iov_base), chunk.iov_len);
+    if (step.error != http1::Error::kNone) {
+      abort_transaction(records::Termination::kBadResponse);
+      return;
+    }
+    if (step.consumed == 0) break;
+    evbuffer_remove_buffer(input, output, step.consumed);
+    record_.bytes_out += step.consumed;
+    lslot.bytes_out.add(step.consumed);
+    mslot.bytes_out.add(step.consumed);
+  }
+  if (response_body_.done()) {
+    response_done_ = true;
+    if (!request_done_) {
+      // The member answered before the request body ended: neither connection can be reused.
+      client_keep_alive_ = false;
+      member_keep_alive_ = false;
+    }
+    finish_transaction();
+    return;
+  }
+  if (evbuffer_get_length(output) >= kHighWatermark) {
+    bufferevent_disable(member_.get(), EV_READ);
+    member_reading_paused_ = true;
+  }
+}
+
+// ---- ends ----
+
+void HttpSession::release_member(bool reusable) {
+  connector_.cancel();
+  if (!member_) return;
+  const auto& member = snapshot_->shared->pools[pool_index_].members[member_index_];
+  member.stats->slot(worker_.index()).traffic.active_connections.sub(1);
+  snapshot_->balancers[pool_index_]->on_connection_close(member_index_);
+  bool clean = reusable && evbuffer_get_length(bufferevent_get_output(member_.get())) == 0 &&
+               evbuffer_get_length(bufferevent_get_input(member_.get())) == 0;
+  if (clean) {
+    worker_.upstream_pool().put(member.endpoint_key, std::move(member_));
+  }
+  member_.reset();
+  member_reading_paused_ = false;
+}
+
+void HttpSession::finish_transaction() {
+  uint64_t now = worker_.now_us();
+  record_.total_us = static_cast<uint32_t>(now - start_us_);
+  if (first_response_byte_us_ != 0) {
+    uint64_t sent = request_sent_us_ != 0 ? request_sent_us_ : start_us_;
+    record_.ttfb_us = static_cast<uint32_t>(first_response_byte_us_ - std::min(first_response_byte_us_, sent));
+    record_.transfer_us = static_cast<uint32_t>(now - first_response_byte_us_);
+  }
+  if (record_.termination != records::Termination::kNormal) {
+    listener_->stats->slot(worker_.index()).request_errors.add(1);
+  }
+  worker_.emit(record_);
+  release_member(member_keep_alive_ && request_done_ && response_done_);
+  start_us_ = 0;
+  member_index_ = -1;
+  if (client_keep_alive_ && !client_eof_ && !draining_) {
+    state_ = State::kReadingHead;
+    set_client_timeout(true);
+    refresh_snapshot();
+    if (client_reading_paused_) {
+      client_reading_paused_ = false;
+      bufferevent_enable(client_.get(), EV_READ);
+    }
+    if (!draining_) {
+      read_request_head();
+      return;
+    }
+  }
+  close_when_flushed();
+}
+
+void HttpSession::respond_local(uint16_t status, records::Termination why) {
+  if (response_head_done_) {
+    abort_transaction(why);
+    return;
+  }
+  const char* body = local_body(status, why);
+  std::string response = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
+                         "\r\nContent-Type: text/plain\r\nContent-Length: " +
+                         std::to_string(strlen(body)) + "\r\nConnection: close\r\n\r\n" + body;
+  bufferevent_write(client_.get(), response.data(), response.size());
+  listener_->stats->slot(worker_.index()).bytes_out.add(response.size());
+  record_.status = status;
+  record_.termination = why;
+  record_.bytes_out += response.size();
+  if (start_us_ == 0) start_us_ = worker_.now_us();
+  client_keep_alive_ = false;
+  member_keep_alive_ = false;
+  response_head_done_ = response_done_ = true;
+  finish_transaction();
+}
+
+void HttpSession::abort_transaction(records::Termination why) {
+  record_.termination = why;
+  client_keep_alive_ = false;
+  member_keep_alive_ = false;
+  if (start_us_ == 0) start_us_ = worker_.now_us();
+  uint64_t now = worker_.now_us();
+  record_.total_us = static_cast<uint32_t>(now - start_us_);
+  listener_->stats->slot(worker_.index()).request_errors.add(1);
+  worker_.emit(record_);
+  release_member(false);
+  close();
+}
+
+void HttpSession::close_when_flushed() {
+  state_ = State::kClosing;
+  bufferevent_disable(client_.get(), EV_READ);
+  if (evbuffer_get_length(bufferevent_get_output(client_.get())) == 0) {
+    close();
+    return;
+  }
+  bufferevent_setwatermark(client_.get(), EV_WRITE, 0, 0);
+}
+
+void HttpSession::close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  release_member(false);
+  listener_->stats->slot(worker_.index()).active_connections.sub(1);
+  client_.reset();
+  worker_.release(this);
+}
+
+// ---- libevent callbacks: forward to the owner ----
+
+void HttpSession::on_client_read(bufferevent*, void* arg) {
+  auto* self = static_cast<HttpSession*>(arg);
+  switch (self->state_) {
+    case State::kReadingHead: self->read_request_head(); break;
+    case State::kExchanging: self->forward_request_body(); break;
+    default: break;  // connecting: bytes wait; closing: ignored
+  }
+}
+
+void HttpSession::on_client_write(bufferevent*, void* arg) {
+  auto* self = static_cast<HttpSession*>(arg);
+  if (self->state_ == State::kClosing) {
+    if (evbuffer_get_length(bufferevent_get_output(self->client_.get())) == 0) self->close();
+    return;
+  }
+  if (self->member_reading_paused_ && self->member_) {
+    self->member_reading_paused_ = false;
+    bufferevent_enable(self->member_.get(), EV_READ);
+    self->read_response();
+  }
+}
+
+void HttpSession::on_client_event(bufferevent*, short events, void* arg) {
+  auto* self = static_cast<HttpSession*>(arg);
+  bool in_transaction = self->state_ == State::kConnecting || self->state_ == State::kExchanging;
+  if (events & BEV_EVENT_EOF) {
+    self->client_eof_ = true;
+    if (in_transaction && self->request_done_) {
+      self->client_keep_alive_ = false;  // half-closed client: answer, then close
+      return;
+    }
+    if (in_transaction) {
+      self->abort_transaction(records::Termination::kClientReset);
+    } else {
+      self->close();
+    }
+    return;
+  }
+  if ((events & BEV_EVENT_TIMEOUT) && self->state_ == State::kReadingHead) {
+    if (evbuffer_get_length(bufferevent_get_input(self->client_.get())) == 0) {
+      self->close();  // idle keep-alive connection
+    } else {
+      self->respond_local(408, records::Termination::kClientTimeout);
+    }
+    return;
+  }
+  if (in_transaction) {
+    self->abort_transaction((events & BEV_EVENT_TIMEOUT) ? records::Termination::kClientTimeout
+                                                         : records::Termination::kClientReset);
+  } else {
+    self->close();
+  }
+}
+
+void HttpSession::on_member_read(bufferevent*, void* arg) {
+  static_cast<HttpSession*>(arg)->read_response();
+}
+
+void HttpSession::on_member_write(bufferevent*, void* arg) {
+  auto* self = static_cast<HttpSession*>(arg);
+  if (self->client_reading_paused_) {
+    self->client_reading_paused_ = false;
+    bufferevent_enable(self->client_.get(), EV_READ);
+    self->forward_request_body();
+  }
+}
+
+void HttpSession::on_member_event(bufferevent*, short events, void* arg) {
+  auto* self = static_cast<HttpSession*>(arg);
+  if (events & BEV_EVENT_TIMEOUT) {
+    self->respond_local(504, records::Termination::kMemberTimeout);
+    return;
+  }
+  if ((events & BEV_EVENT_EOF) && self->response_head_done_) {
+    uint64_t seq = self->transaction_seq_;
+    self->forward_response_body();  // bytes that came with the close
+    if (seq != self->transaction_seq_ || self->response_done_ || self->state_ != State::kExchanging) {
+      return;  // that transaction already ended
+    }
+    if (self->response_body_.finish_on_close()) {
+      self->response_done_ = true;
+      self->member_keep_alive_ = false;
+      self->finish_transaction();
+    } else {
+      self->abort_transaction(records::Termination::kMemberReset);
+    }
+    return;
+  }
+  bool nothing_received = self->first_response_byte_us_ == 0;
+  if (nothing_received && self->member_reused_ && !self->retried_stale_ &&
+      self->request_.framing == http1::BodyFraming::kNone) {
+    // A pooled connection the member had already closed: retry once on a fresh connection.
+    self->retried_stale_ = true;
+    self->release_member(false);
+    self->state_ = State::kConnecting;
+    const auto& pool = self->snapshot_->shared->pools[self->pool_index_];
+    uint64_t hash = pool.config->lb_algorithm == config::LbAlgorithm::kSourceIpPort
+                        ? self->peer_.hash_ip_port
+                        : self->peer_.hash_ip;
+    self->connector_.start(self->snapshot_.get(), self->pool_index_, hash,
+                           self->listener_->config->timeout_member_connect_ms, false);
+    return;
+  }
+  self->respond_local(502, records::Termination::kMemberReset);
+}
+
+}  // namespace pharos::proxy

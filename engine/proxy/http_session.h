@@ -1,0 +1,93 @@
+// One client connection on an HTTP listener: parses requests strictly, picks a member per
+// request, streams bodies both ways without buffering them whole, reuses member connections
+// through the worker's UpstreamPool, and emits one transaction record per request.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/http1/parser.h"
+#include "engine/net/event_handles.h"
+#include "engine/net/socket_ops.h"
+#include "engine/proxy/session_common.h"
+#include "engine/proxy/upstream_connector.h"
+#include "engine/proxy/worker_context.h"
+
+namespace pharos::proxy {
+
+class HttpSession final : public Session, private UpstreamConnector::Observer {
+ public:
+  HttpSession(WorkerContext& worker, net::UniqueFd fd, ClientAddress client,
+              std::shared_ptr<WorkerSnapshot> snapshot, const ListenerRuntime* listener);
+  ~HttpSession() override;
+  void start() override;
+  void drain() override;
+
+ private:
+  enum class State { kReadingHead, kConnecting, kExchanging, kClosing, kClosed };
+
+  void on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) override;
+  void on_upstream_failed(records::Termination why) override;
+
+  void read_request_head();
+  void begin_transaction();
+  bool body_prefix_valid(evbuffer* input) const;
+  void build_member_request(std::string* out) const;
+  void forward_request_body();
+  void read_response();
+  bool send_response_head();
+  void forward_response_body();
+  void finish_transaction();
+  void release_member(bool reusable);
+  void respond_local(uint16_t status, records::Termination why);
+  void abort_transaction(records::Termination why);
+  void close_when_flushed();
+  void close();
+  void refresh_snapshot();
+  void set_client_timeout(bool reading);
+
+  static void on_client_read(bufferevent* bev, void* arg);
+  static void on_client_write(bufferevent* bev, void* arg);
+  static void on_client_event(bufferevent* bev, short events, void* arg);
+  static void on_member_read(bufferevent* bev, void* arg);
+  static void on_member_write(bufferevent* bev, void* arg);
+  static void on_member_event(bufferevent* bev, short events, void* arg);
+
+  WorkerContext& worker_;
+  std::shared_ptr<WorkerSnapshot> snapshot_;
+  const ListenerRuntime* listener_;
+  ClientAddress peer_;
+  UpstreamConnector connector_;
+  net::BufferEventPtr client_;
+  net::BufferEventPtr member_;
+  State state_ = State::kReadingHead;
+  bool draining_ = false;
+  bool client_eof_ = false;
+
+  // The transaction in progress.
+  http1::RequestHead request_;
+  http1::ResponseHead response_;
+  http1::BodyDecoder request_body_;
+  http1::BodyDecoder response_body_;
+  std::string member_request_head_;
+  int pool_index_ = -1;
+  int member_index_ = -1;
+  bool member_reused_ = false;
+  bool request_done_ = false;
+  bool response_head_done_ = false;
+  bool response_done_ = false;
+  bool is_head_request_ = false;
+  bool client_keep_alive_ = false;
+  bool member_keep_alive_ = false;
+  bool retried_stale_ = false;
+  uint64_t transaction_seq_ = 0;  // tells a callback whether its transaction is still current
+  bool client_reading_paused_ = false;
+  bool member_reading_paused_ = false;
+  uint64_t start_us_ = 0;
+  uint64_t request_sent_us_ = 0;
+  uint64_t first_response_byte_us_ = 0;
+  uint32_t client_rtt_us_ = 0;
+  records::TransactionRecord record_;
+};
+
+}  // namespace pharos::proxy

@@ -1,0 +1,63 @@
+// The proxy's run-time view of one validated config: immutable, shared by every worker, with
+// resolved socket addresses, stats handles and member states. Replaced whole on config apply.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/config/config_types.h"
+#include "engine/lb/balancer.h"
+#include "engine/proxy/member_state.h"
+#include "engine/stats/stats.h"
+
+namespace pharos::proxy {
+
+struct MemberRuntime {
+  const config::Member* config = nullptr;
+  sockaddr_storage address{};
+  socklen_t address_length = 0;
+  std::string endpoint_key;  // "address|port": idle connections are pooled per endpoint
+  std::shared_ptr<MemberRuntimeState> state;
+  std::shared_ptr<stats::MemberStats> stats;
+
+  // Whether this member may take a new connection right now.
+  bool eligible() const {
+    return config->admin_state_up && config->weight > 0 &&
+           state->status.load(std::memory_order_relaxed) == MemberStatus::kUp;
+  }
+};
+
+struct PoolRuntime {
+  const config::Pool* config = nullptr;
+  std::vector<MemberRuntime> members;
+  std::vector<lb::MemberSpec> specs;  // same order as members, for building balancers
+};
+
+struct ListenerRuntime {
+  const config::Listener* config = nullptr;
+  int default_pool = -1;  // index into Snapshot::pools; -1: none
+  std::string socket_key;  // "address|port"
+  std::string port_text;   // for X-Forwarded-Port
+  std::shared_ptr<stats::ListenerStats> stats;
+};
+
+struct Snapshot {
+  std::shared_ptr<const config::Config> config;
+  std::vector<ListenerRuntime> listeners;  // only listeners with admin_state_up
+  std::vector<PoolRuntime> pools;
+
+  const ListenerRuntime* find_listener(const std::string& socket_key) const;
+};
+
+// Builds the snapshot for a validated config, registering stats and member states by id.
+std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> config,
+                                               stats::StatsRegistry& stats,
+                                               MemberStatusRegistry& member_states);
+
+std::string socket_key(const config::IpAddress& address, uint16_t port);
+
+}  // namespace pharos::proxy

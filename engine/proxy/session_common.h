@@ -1,0 +1,25 @@
+// Small pieces shared by the TCP and HTTP sessions.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+#include "engine/records/transaction_record.h"
+
+namespace pharos::proxy {
+
+// Output buffered towards one side beyond which the other side stops being read.
+inline constexpr size_t kHighWatermark = 256 * 1024;
+
+// Client identity captured at accept time.
+struct ClientAddress {
+  sockaddr_storage address{};
+  std::string text;
+  uint16_t port = 0;
+  uint64_t hash_ip = 0;       // for SOURCE_IP
+  uint64_t hash_ip_port = 0;  // for SOURCE_IP_PORT
+};
+
+}  // namespace pharos::proxy

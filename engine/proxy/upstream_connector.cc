@@ -1,0 +1,93 @@
+#include "engine/proxy/upstream_connector.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "engine/proxy/upstream_pool.h"
+
+namespace pharos::proxy {
+
+void UpstreamConnector::start(WorkerSnapshot* snapshot, int pool_index, uint64_t client_hash,
+                              uint32_t connect_timeout_ms, bool reuse_idle) {
+  cancel();
+  snapshot_ = snapshot;
+  pool_index_ = pool_index;
+  client_hash_ = client_hash;
+  connect_timeout_ms_ = connect_timeout_ms;
+  reuse_idle_ = reuse_idle;
+  const PoolRuntime& pool = snapshot_->shared->pools[pool_index];
+  tried_.assign(pool.members.size(), false);
+  attempts_left_ = 1 + static_cast<int>(pool.config->connect_retries);
+  retries_ = 0;
+  connect_us_ = 0;
+  attempt();
+}
+
+void UpstreamConnector::cancel() {
+  pending_.reset();
+  current_member_ = -1;
+}
+
+void UpstreamConnector::attempt() {
+  const PoolRuntime& pool = snapshot_->shared->pools[pool_index_];
+  lb::Balancer& balancer = *snapshot_->balancers[pool_index_];
+  auto eligible = [&](uint32_t i) {
+    return pool.config->admin_state_up && !tried_[i] && pool.members[i].eligible();
+  };
+  while (attempts_left_ > 0) {
+    int index = balancer.pick(lb::PickContext{client_hash_}, lb::EligibleFn(eligible));
+    if (index < 0) break;
+    --attempts_left_;
+    tried_[index] = true;
+    const MemberRuntime& member = pool.members[index];
+    if (reuse_idle_) {
+      if (auto idle = worker_.upstream_pool().take(member.endpoint_key)) {
+        balancer.on_connection_open(index);
+        observer_.on_upstream_connected(std::move(idle), index, true);
+        return;
+      }
+    }
+    connect_started_us_ = worker_.now_us();
+    pending_.reset(bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE));
+    bufferevent_setcb(pending_.get(), nullptr, nullptr, &UpstreamConnector::on_connect_event, this);
+    timeval timeout = net::timeval_from_ms(connect_timeout_ms_);
+    bufferevent_set_timeouts(pending_.get(), nullptr, &timeout);
+    current_member_ = index;
+    if (bufferevent_socket_connect(pending_.get(), reinterpret_cast<const sockaddr*>(&member.address),
+                                   static_cast<int>(member.address_length)) == 0) {
+      return;  // completion arrives in on_connect_event
+    }
+    pending_.reset();
+    member.stats->slot(worker_.index()).connect_failures.add(1);
+    ++retries_;
+  }
+  bool any_tried = false;
+  for (bool t : tried_) any_tried = any_tried || t;
+  observer_.on_upstream_failed(any_tried ? records::Termination::kConnectFailed
+                                         : records::Termination::kNoMember);
+}
+
+void UpstreamConnector::on_connect_event(bufferevent* bev, short events, void* arg) {
+  auto* self = static_cast<UpstreamConnector*>(arg);
+  int index = self->current_member_;
+  const PoolRuntime& pool = self->snapshot_->shared->pools[self->pool_index_];
+  if (events & BEV_EVENT_CONNECTED) {
+    int one = 1;
+    setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+    bufferevent_set_timeouts(bev, nullptr, nullptr);
+    self->connect_us_ = static_cast<uint32_t>(self->worker_.now_us() - self->connect_started_us_);
+    self->current_member_ = -1;
+    self->snapshot_->balancers[self->pool_index_]->on_connection_open(index);
+    self->observer_.on_upstream_connected(std::move(self->pending_), index, false);
+    return;
+  }
+  // Refused, unreachable or timed out: try another member.
+  pool.members[index].stats->slot(self->worker_.index()).connect_failures.add(1);
+  self->pending_.reset();
+  self->current_member_ = -1;
+  ++self->retries_;
+  self->attempt();
+}
+
+}  // namespace pharos::proxy

@@ -1,0 +1,55 @@
+// What a session needs from the worker thread that owns it. Sessions see only this interface,
+// so the proxy module does not depend on the worker's implementation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/lb/balancer.h"
+#include "engine/proxy/runtime_config.h"
+
+struct event_base;
+
+namespace pharos::records {
+struct TransactionRecord;
+}
+
+namespace pharos::proxy {
+
+class UpstreamPool;
+
+// A snapshot as one worker uses it: the shared immutable config plus this worker's balancers
+// (balancers keep per-thread state, so each worker has its own).
+struct WorkerSnapshot {
+  std::shared_ptr<const Snapshot> shared;
+  std::vector<std::unique_ptr<lb::Balancer>> balancers;  // one per pool, same index
+};
+
+// A client connection's owner object. The worker holds every live session.
+class Session {
+ public:
+  virtual ~Session() = default;
+  virtual void start() = 0;
+  // Drain: finish the current transaction, then close; an idle connection closes now.
+  virtual void drain() = 0;
+};
+
+class WorkerContext {
+ public:
+  virtual ~WorkerContext() = default;
+  virtual event_base* base() = 0;
+  virtual uint32_t index() const = 0;
+  // Ends the session: it is destroyed on the next loop turn, never inside its own callback.
+  virtual void release(Session* session) = 0;
+  virtual UpstreamPool& upstream_pool() = 0;
+  virtual void emit(const records::TransactionRecord& record) = 0;
+  virtual bool draining() const = 0;
+  // The newest snapshot; a keep-alive session moves to it between transactions.
+  virtual const std::shared_ptr<WorkerSnapshot>& current_snapshot() const = 0;
+  // Monotonic microseconds, and wall-clock microseconds since the epoch.
+  virtual uint64_t now_us() const = 0;
+  virtual uint64_t wall_us() const = 0;
+};
+
+}  // namespace pharos::proxy
