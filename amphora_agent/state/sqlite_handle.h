@@ -1,0 +1,67 @@
+// Owning wrappers for sqlite3 handles and a small prepared-statement helper. Private to the
+// state module.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <sqlite3.h>
+
+namespace pharos::agent::state {
+
+struct SqliteCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using DbHandle = std::unique_ptr<sqlite3, SqliteCloser>;
+using StatementHandle = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+// One prepared statement; bind by 1-based index, then step(). Errors are read from db.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql) : db_(db) {
+    sqlite3_stmt* raw = nullptr;
+    rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
+    stmt_.reset(raw);
+  }
+  bool prepared() const { return rc_ == SQLITE_OK && stmt_ != nullptr; }
+
+  Statement& bind(int index, int64_t value) {
+    track(sqlite3_bind_int64(stmt_.get(), index, value));
+    return *this;
+  }
+  Statement& bind(int index, std::string_view value) {
+    track(sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() {
+    if (rc_ != SQLITE_OK) return rc_;
+    return sqlite3_step(stmt_.get());
+  }
+
+  int64_t column_int(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+  std::string column_text(int col) const {
+    const unsigned char* text = sqlite3_column_text(stmt_.get(), col);
+    return text ? std::string(reinterpret_cast<const char*>(text),
+                              static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), col)))
+                : std::string();
+  }
+  std::string error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  void track(int rc) {
+    if (rc_ == SQLITE_OK) rc_ = rc;
+  }
+  sqlite3* db_;
+  StatementHandle stmt_;
+  int rc_ = SQLITE_OK;
+};
+
+}  // namespace pharos::agent::state
