@@ -223,6 +223,10 @@ class Converter {
     if (auto v = field(in, path, "protocol")) {
       pool.protocol = *enum_from(kPoolProtocols, v->get<std::string>());
       if (!pool.id.empty()) pool_protocols_.emplace(pool.id, pool.protocol);
+      if (pool.protocol == PoolProtocol::kProxy) {
+        error(path + "/protocol",
+              "PROXY pools (the PROXY protocol towards members) are not supported by this engine yet");
+      }
     }
     if (auto v = field(in, path, "lb_algorithm")) {
       pool.lb_algorithm = *enum_from(kLbAlgorithms, v->get<std::string>());
@@ -348,6 +352,11 @@ class Converter {
     if (auto v = field(in, path, "name")) listener.name = v->get<std::string>();
     const json* protocol = field(in, path, "protocol");
     if (protocol) listener.protocol = *enum_from(kListenerProtocols, protocol->get<std::string>());
+    // TLS termination lands with the engine's BoringSSL support; until then refuse it rather
+    // than pass TLS bytes through as if the listener were TCP.
+    if (protocol && listener.protocol == ListenerProtocol::kTerminatedHttps) {
+      error(path + "/protocol", "TERMINATED_HTTPS listeners are not supported by this engine yet");
+    }
     auto address = ip_literal(in, path, "bind_address");
     if (address) listener.bind_address = *address;
     const json* port = field(in, path, "protocol_port");
