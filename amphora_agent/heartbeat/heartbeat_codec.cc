@@ -32,6 +32,8 @@ json quality_to_json(const TrafficQuality& q) {
               {"p95_ms", q.p95_ms}, {"p99_ms", q.p99_ms}};
 }
 
+}  // namespace
+
 json payload_to_json(const HeartbeatPayload& p) {
   json listeners = json::object();
   for (const auto& [id, s] : p.listeners) {
@@ -56,6 +58,8 @@ json payload_to_json(const HeartbeatPayload& p) {
                              {"rss_bytes", p.resources.rss_bytes},
                              {"connections", p.resources.connections}}}};
 }
+
+namespace {
 
 // Strict readers: a field of the wrong type makes the whole datagram malformed.
 bool get_u64(const json& obj, const char* key, uint64_t& out) {
@@ -92,6 +96,8 @@ bool quality_map_from_json(const json& j, std::map<std::string, TrafficQuality>&
   }
   return true;
 }
+
+}  // namespace
 
 bool payload_from_json(const json& j, HeartbeatPayload& p) {
   if (!j.is_object()) return false;
@@ -142,6 +148,8 @@ bool payload_from_json(const json& j, HeartbeatPayload& p) {
          get_u64(*resources, "rss_bytes", p.resources.rss_bytes) &&
          get_u64(*resources, "connections", p.resources.connections);
 }
+
+namespace {
 
 uint64_t system_now_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(

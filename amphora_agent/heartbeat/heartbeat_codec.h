@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "amphora_agent/heartbeat/heartbeat_payload.h"
 
 namespace pharos::heartbeat {
@@ -19,6 +21,11 @@ enum class HeartbeatError {
 };
 
 const char* to_string(HeartbeatError error);
+
+// The payload as the JSON object carried inside the envelope (schema/heartbeat.md), and back.
+// payload_from_json returns false for a document that does not have the documented shape.
+nlohmann::json payload_to_json(const HeartbeatPayload& payload);
+bool payload_from_json(const nlohmann::json& document, HeartbeatPayload& payload);
 
 inline constexpr size_t kMacBytes = 32;
 inline constexpr size_t kHeaderBytes = 4;  // "PHB" + version

@@ -1,0 +1,36 @@
+// Compiles one load balancer's Octavia objects (octavia-lib provider data models as JSON, the
+// "load balancer tree" of schema/octavia-tree.md) into the engine config document of
+// schema/engine-config.schema.json, then validates that document with the engine's own loader.
+// This is what the provider driver calls at API time through pharos._core, so a request the
+// engine cannot serve is refused before anything is accepted.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/config/config_loader.h"
+
+namespace pharos::octavia {
+
+enum class CompileErrorKind {
+  kUnsupported,  // valid for Octavia, not something Pharos does (UnsupportedOptionError)
+  kInvalid,      // a value the engine rejects (DriverError)
+};
+
+struct CompileError {
+  CompileErrorKind kind;
+  std::string path;     // JSON pointer into the tree, e.g. "/listeners/0/protocol"
+  std::string message;  // user-facing
+};
+
+struct CompileResult {
+  nlohmann::json config;  // the engine config; meaningful only when errors is empty
+  std::vector<CompileError> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+CompileResult compile_tree(const nlohmann::json& tree);
+
+}  // namespace pharos::octavia
