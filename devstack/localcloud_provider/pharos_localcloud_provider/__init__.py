@@ -1,0 +1,1 @@
+"""Pharos localcloud test provider (see devstack/README.md)."""
