@@ -17,7 +17,15 @@ constexpr size_t kMaxIdlePerEndpoint = 512;
 constexpr uint32_t kIdleMemberTimeoutMs = 30000;
 
 // Needs evthread_use_pthreads() first: post() activates events from other threads.
-event_base* new_base() { return event_base_new(); }
+// The epoll changelist folds the add/remove of write interest that bufferevents do within
+// one loop turn into at most one epoll_ctl.
+event_base* new_base() {
+  event_config* cfg = event_config_new();
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+  event_base* base = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  return base;
+}
 }  // namespace
 
 Worker::Worker(uint32_t index, const std::string& records_socket)
