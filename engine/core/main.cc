@@ -2,6 +2,7 @@
 //
 //   pharos-engine --config FILE [--control-socket PATH] [--records-socket PATH] [--workers N]
 //   pharos-engine --check-config FILE
+//   pharos-engine --version
 //   pharos-engine --control-socket PATH     (starts empty; the agent applies the config)
 //
 // SIGTERM/SIGINT drain: stop accepting, let in-flight work finish (up to --drain-timeout
@@ -41,7 +42,8 @@ void usage() {
   std::fprintf(stderr,
                "usage: pharos-engine [--config FILE] [--control-socket PATH] [--records-socket PATH]\n"
                "                     [--workers N] [--drain-timeout SECONDS]\n"
-               "       pharos-engine --check-config FILE\n");
+               "       pharos-engine --check-config FILE\n"
+               "       pharos-engine --version\n");
 }
 
 std::optional<Options> parse_args(int argc, char** argv) {
@@ -50,6 +52,10 @@ std::optional<Options> parse_args(int argc, char** argv) {
     std::string arg = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
+    if (arg == "--version") {
+      std::printf("pharos-engine %s\n", PHAROS_VERSION);
+      std::exit(0);
+    }
     if (arg == "--config" && (v = value())) options.config_path = v;
     else if (arg == "--check-config" && (v = value())) options.check_path = v;
     else if (arg == "--control-socket" && (v = value())) options.control_socket = v;
