@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include <sys/stat.h>
 
@@ -14,6 +15,8 @@
 #include "amphora_agent/agent/engine_snapshot.h"
 #include "amphora_agent/agent/heartbeat_loop.h"
 #include "amphora_agent/agent/log.h"
+#include "amphora_agent/agent/logs/records_reader.h"
+#include "amphora_agent/agent/members/member_health.h"
 #include "amphora_agent/agent/metrics/metrics_text.h"
 #include "amphora_agent/state/state_store.h"
 
@@ -22,6 +25,8 @@ namespace pharos::agent {
 struct Agent::Parts {
   std::unique_ptr<state::StateStore> store;
   std::unique_ptr<CertificateStore> certificates;
+  std::unique_ptr<logs::RecordsReader> records;
+  std::unique_ptr<members::MemberHealth> members;
   std::unique_ptr<ConfigService> configs;
   std::unique_ptr<engine::EngineSupervisor> supervisor;
   AgentContext ctx;
@@ -48,6 +53,28 @@ std::string Agent::start() {
   p.certificates = std::make_unique<CertificateStore>(config_.state_dir + "/certs", *p.store);
   if (std::string e = p.certificates->prepare(); !e.empty()) return e;
 
+  logs::RecordsReaderOptions reader;
+  reader.socket_path = config_.records_socket;
+  reader.reducer.interval_us = uint64_t{config_.logs_interval_s} * 1'000'000;
+  reader.reducer.close_grace_us = uint64_t{config_.logs_close_grace_ms} * 1000;
+  reader.reducer.sla_total_us = config_.logs_sla_ms * 1000;
+  reader.flush_interval = std::chrono::milliseconds(config_.logs_flush_interval_ms);
+  reader.retention_interval = std::chrono::seconds(config_.logs_retention_interval_s);
+  for (const auto& [table, age, rows] :
+       {std::tuple{"significant_records", config_.logs_records_max_age_s,
+                   config_.logs_records_max_rows},
+        std::tuple{"reduced_aggregates", config_.logs_aggregates_max_age_s,
+                   config_.logs_aggregates_max_rows}}) {
+    if (auto s = p.store->set_retention(table, static_cast<int64_t>(age),
+                                        static_cast<int64_t>(rows));
+        !s) {
+      return "state database: " + s.error().message;
+    }
+  }
+  // Bound before the engine starts, so its first records have somewhere to go.
+  p.records = std::make_unique<logs::RecordsReader>(std::move(reader), *p.store);
+  if (std::string e = p.records->start(); !e.empty()) return e;
+
   engine::SupervisorOptions options;
   options.binary = config_.engine_binary;
   options.control_socket = config_.control_socket;
@@ -62,14 +89,21 @@ std::string Agent::start() {
     if (p.configs) p.configs->reapply_accepted();
   });
   engine::EngineSupervisor* supervisor = p.supervisor.get();
-  p.configs = std::make_unique<ConfigService>(config_.amphora_id, *p.store,
-                                              [supervisor] { return supervisor->client(); });
+  p.members = std::make_unique<members::MemberHealth>(
+      *p.store, [supervisor] { return supervisor->client(); });
+  if (std::string e = p.members->start(); !e.empty()) return e;
+  members::MemberHealth* member_health = p.members.get();
+  p.configs = std::make_unique<ConfigService>(
+      config_.amphora_id, *p.store, [supervisor] { return supervisor->client(); },
+      [member_health](const config::Config& running) { member_health->configure(running); });
 
   p.ctx.config = &config_;
   p.ctx.store = p.store.get();
   p.ctx.supervisor = p.supervisor.get();
   p.ctx.configs = p.configs.get();
   p.ctx.certificates = p.certificates.get();
+  p.ctx.members = p.members.get();
+  p.ctx.records = p.records.get();
   p.ctx.engine_version = engine::probe_engine_version(config_.engine_binary);
 
   api::HttpServerOptions rest;
@@ -114,6 +148,8 @@ void Agent::stop() {
   if (p.rest) p.rest->close();
   if (p.metrics) p.metrics->close();
   if (p.supervisor) p.supervisor->stop();
+  if (p.members) p.members->stop();
+  if (p.records) p.records->stop();
   p.heartbeat.reset();
   p.rest.reset();
   p.metrics.reset();

@@ -38,6 +38,17 @@ struct AgentConfig {
   std::string heartbeat_key;
   uint32_t heartbeat_interval_s = 10;
 
+  // [logs]: the log reducer fed by the engine's transaction records (records_socket above).
+  uint32_t logs_interval_s = 60;          // aggregation interval
+  uint32_t logs_close_grace_ms = 5000;    // an interval is written this long after its end
+  uint32_t logs_sla_ms = 1000;            // slower requests are kept whole (see the reducer)
+  uint32_t logs_flush_interval_ms = 1000; // how often kept records reach the database
+  uint32_t logs_retention_interval_s = 60;
+  uint64_t logs_records_max_rows = 100000;
+  uint64_t logs_records_max_age_s = 7 * 86400;
+  uint64_t logs_aggregates_max_rows = 500000;
+  uint64_t logs_aggregates_max_age_s = 2 * 86400;
+
   // [metrics]: plain-HTTP Prometheus endpoint; port 0 turns it off.
   std::string metrics_host = "127.0.0.1";
   uint16_t metrics_port = 9102;

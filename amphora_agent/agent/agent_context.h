@@ -12,6 +12,12 @@ class ConfigService;
 namespace engine {
 class EngineSupervisor;
 }
+namespace logs {
+class RecordsReader;
+}
+namespace members {
+class MemberHealth;
+}
 namespace state {
 class StateStore;
 }
@@ -22,6 +28,8 @@ struct AgentContext {
   engine::EngineSupervisor* supervisor = nullptr;
   ConfigService* configs = nullptr;
   CertificateStore* certificates = nullptr;
+  members::MemberHealth* members = nullptr;
+  logs::RecordsReader* records = nullptr;
   std::string engine_version;  // first line of `pharos-engine --version`, or "unknown"
 };
 

@@ -27,8 +27,12 @@ std::vector<api::FieldError> engine_errors(const nlohmann::json& reply) {
 }  // namespace
 
 ConfigService::ConfigService(std::string amphora_id, state::StateStore& store,
-                             std::function<engine::ControlClient()> client)
-    : amphora_id_(std::move(amphora_id)), store_(store), client_(std::move(client)) {}
+                             std::function<engine::ControlClient()> client,
+                             RunningListener on_running)
+    : amphora_id_(std::move(amphora_id)),
+      store_(store),
+      client_(std::move(client)),
+      on_running_(std::move(on_running)) {}
 
 ApplyResult ConfigService::apply(const nlohmann::json& document) {
   ApplyResult result;
@@ -86,6 +90,7 @@ ApplyResult ConfigService::apply(const nlohmann::json& document) {
     return result;
   }
   applied_version_.store(result.version);
+  if (on_running_) on_running_(*loaded.config);
   if (auto s = store_.record_config(result.version, text, std::time(nullptr)); !s) {
     // The engine runs it but a restart would bring back the previous one: say so loudly.
     log::error("config " + std::to_string(result.version) +
@@ -124,6 +129,10 @@ void ConfigService::reapply_accepted() {
     return;
   }
   applied_version_.store(accepted.version);
+  if (on_running_) {
+    const auto loaded = pharos::config::load_config(document);
+    if (loaded.ok()) on_running_(*loaded.config);
+  }
   log::info("re-applied accepted config version " + std::to_string(accepted.version));
 }
 

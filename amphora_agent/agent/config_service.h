@@ -17,6 +17,10 @@
 #include "amphora_agent/agent/engine/control_client.h"
 #include "amphora_agent/state/state_store.h"
 
+namespace pharos::config {
+struct Config;
+}
+
 namespace pharos::agent {
 
 enum class ApplyOutcome {
@@ -37,8 +41,13 @@ struct ApplyResult {
 
 class ConfigService {
  public:
+  // on_running runs (under the apply lock, so in order) each time the engine confirms a config:
+  // after an accepted PUT and after every re-apply to a (re)started engine.
+  using RunningListener = std::function<void(const config::Config&)>;
+
   ConfigService(std::string amphora_id, state::StateStore& store,
-                std::function<engine::ControlClient()> client);
+                std::function<engine::ControlClient()> client,
+                RunningListener on_running = nullptr);
 
   ApplyResult apply(const nlohmann::json& document);
 
@@ -52,6 +61,7 @@ class ConfigService {
   const std::string amphora_id_;
   state::StateStore& store_;
   const std::function<engine::ControlClient()> client_;
+  const RunningListener on_running_;
   std::mutex apply_mu_;
   std::atomic<uint64_t> applied_version_{0};
 };

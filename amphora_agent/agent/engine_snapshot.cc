@@ -18,13 +18,6 @@ heartbeat::ListenerStats traffic_of(const nlohmann::json& s) {
 
 }  // namespace
 
-std::string operating_status(const std::string& engine_status) {
-  if (engine_status == "UP") return "ONLINE";
-  if (engine_status == "DOWN") return "ERROR";
-  if (engine_status == "DRAINING") return "DRAINING";
-  return "NO_MONITOR";
-}
-
 EngineSnapshot take_engine_snapshot(const AgentContext& ctx) {
   EngineSnapshot snap;
   const auto status = ctx.supervisor->status();

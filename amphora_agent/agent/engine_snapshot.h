@@ -31,7 +31,4 @@ struct EngineSnapshot {
 
 EngineSnapshot take_engine_snapshot(const AgentContext& ctx);
 
-// Octavia operating status for an engine member status (UP -> ONLINE, DOWN -> ERROR, ...).
-std::string operating_status(const std::string& engine_status);
-
 }  // namespace pharos::agent

@@ -9,6 +9,8 @@
 #include "amphora_agent/agent/agent_config.h"
 #include "amphora_agent/agent/engine_snapshot.h"
 #include "amphora_agent/agent/log.h"
+#include "amphora_agent/agent/logs/traffic_summary.h"
+#include "amphora_agent/agent/members/member_health.h"
 #include "amphora_agent/heartbeat/heartbeat_codec.h"
 #include "amphora_agent/state/state_store.h"
 
@@ -68,9 +70,13 @@ heartbeat::HeartbeatPayload HeartbeatLoop::build() {
   p.engine_restarts = snap.restarts;
   p.listeners = snap.listeners;
   const int64_t now = std::time(nullptr);
-  for (const auto& [id, m] : snap.members) {
-    if (m.status.empty()) continue;
-    p.members[id] = operating_status(m.status);
+  for (const auto& [id, m] : ctx_.members->members()) {
+    p.members[id] = members::operating_status(m);
+    // The engine drains a member on request; that wins over what the checks say.
+    auto live = snap.members.find(id);
+    if (live != snap.members.end() && live->second.status == "DRAINING") {
+      p.members[id] = "DRAINING";
+    }
     ctx_.store->set_member_status(id, p.members[id], now);
   }
   for (const auto& [id, l] : snap.listeners) p.resources.connections += l.active_connections;
@@ -90,7 +96,17 @@ heartbeat::HeartbeatPayload HeartbeatLoop::build() {
   }
   last_cpu_ticks_ = ticks;
   last_sample_ = sampled;
-  // listener_quality / pool_quality stay empty until the log reducer feeds them.
+  // Quality over the most recent closed interval(s): anything that ended within two intervals
+  // and the close grace of now.
+  const int64_t window_us = 2 * int64_t{ctx_.config->logs_interval_s} * 1'000'000 +
+                            int64_t{ctx_.config->logs_close_grace_ms} * 1000;
+  state::AggregateQuery recent;
+  recent.since_us = static_cast<int64_t>(p.timestamp_ms) * 1000 - window_us;
+  if (auto rows = ctx_.store->query_aggregates(recent)) {
+    logs::Quality quality = logs::quality_of(rows.value());
+    p.listener_quality = std::move(quality.listeners);
+    p.pool_quality = std::move(quality.pools);
+  }
   return p;
 }
 

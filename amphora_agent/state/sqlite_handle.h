@@ -40,6 +40,12 @@ class Statement {
     return *this;
   }
 
+  Statement& bind_blob(int index, std::string_view value) {
+    track(sqlite3_bind_blob(stmt_.get(), index, value.data(), static_cast<int>(value.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int step() {
     if (rc_ != SQLITE_OK) return rc_;
@@ -50,6 +56,12 @@ class Statement {
   std::string column_text(int col) const {
     const unsigned char* text = sqlite3_column_text(stmt_.get(), col);
     return text ? std::string(reinterpret_cast<const char*>(text),
+                              static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), col)))
+                : std::string();
+  }
+  std::string column_blob(int col) const {
+    const void* data = sqlite3_column_blob(stmt_.get(), col);
+    return data ? std::string(static_cast<const char*>(data),
                               static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), col)))
                 : std::string();
   }

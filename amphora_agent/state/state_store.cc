@@ -10,8 +10,8 @@ namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
 constexpr std::array<std::string_view, 7> kTables = {
-    "config_versions", "agent_meta",          "certificates",       "member_health",
-    "significant_records", "traffic_aggregates", "retention"};
+    "config_versions",    "agent_meta", "certificates",      "member_health",
+    "significant_records", "reduced_aggregates", "retention"};
 
 StateError io_error(sqlite3* db, std::string_view what) {
   return StateError{StateErrc::kIo, std::string(what) + ": " + sqlite3_errmsg(db)};
@@ -244,26 +244,174 @@ Status StateStore::retain_members(const std::vector<std::string>& member_ids) {
   return exec_locked("DELETE FROM member_health WHERE member_id NOT IN (SELECT id FROM keep_members)");
 }
 
-Status StateStore::add_significant_record(const SignificantRecord& r) {
-  std::lock_guard lock(mu_);
+Status StateStore::insert_significant_locked(const SignificantRecord& r) {
   Statement stmt(db_.get(),
                  "INSERT INTO significant_records (at_unix_us, listener_id, pool_id, member_id,"
-                 " reason, status, total_us, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                 " reason, status, total_us, record, method, path, client_address)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   stmt.bind(1, r.at_unix_us).bind(2, r.listener_id).bind(3, r.pool_id).bind(4, r.member_id)
-      .bind(5, r.reason).bind(6, r.status).bind(7, r.total_us).bind(8, r.record_json);
+      .bind(5, r.reason).bind(6, r.status).bind(7, r.total_us).bind(8, r.record_json)
+      .bind(9, r.method).bind(10, r.path).bind(11, r.client_address);
   return step_done(stmt, db_.get(), "recording significant record");
 }
 
-Status StateStore::upsert_aggregate(const TrafficAggregate& a) {
+Status StateStore::add_significant_record(const SignificantRecord& r) {
+  std::lock_guard lock(mu_);
+  return insert_significant_locked(r);
+}
+
+Status StateStore::add_significant_records(std::span<const SignificantRecord> records) {
+  if (records.empty()) return ok_status();
+  std::lock_guard lock(mu_);
+  if (auto s = exec_locked("BEGIN IMMEDIATE"); !s) return s;
+  for (const SignificantRecord& r : records) {
+    if (auto s = insert_significant_locked(r); !s) {
+      exec_locked("ROLLBACK");
+      return s;
+    }
+  }
+  if (auto s = exec_locked("COMMIT"); !s) {
+    exec_locked("ROLLBACK");
+    return s;
+  }
+  return ok_status();
+}
+
+Result<std::vector<SignificantRecord>> StateStore::search_significant_records(
+    const RecordQuery& q) {
+  // Every filter is always in the statement and disabled by its "any" value, so one text
+  // serves every combination and values are only ever bound, never spliced.
+  static constexpr const char* kSql =
+      "SELECT id, at_unix_us, listener_id, pool_id, member_id, reason, status, total_us, record,"
+      " method, path, client_address FROM significant_records WHERE"
+      " at_unix_us >= ?1 AND (?2 = 0 OR at_unix_us < ?2)"
+      " AND (?3 = '' OR listener_id = ?3) AND (?4 = '' OR pool_id = ?4)"
+      " AND (?5 = '' OR member_id = ?5) AND (?6 = 0 OR status = ?6)"
+      " AND (?7 < 0 OR (?7 = 0 AND (status < 100 OR status > 599)) OR status / 100 = ?7)"
+      " AND (?8 = '' OR substr(path, 1, length(?8)) = ?8)"
+      " AND (?9 = '' OR client_address = ?9) AND (?10 = 0 OR id < ?10)"
+      " ORDER BY id DESC LIMIT ?11 OFFSET ?12";
+  std::lock_guard lock(mu_);
+  Statement stmt(db_.get(), kSql);
+  stmt.bind(1, q.since_us).bind(2, q.until_us).bind(3, q.listener_id).bind(4, q.pool_id)
+      .bind(5, q.member_id).bind(6, q.status).bind(7, int64_t{q.status_class})
+      .bind(8, q.path_prefix).bind(9, q.client_address).bind(10, q.before_id)
+      .bind(11, q.limit).bind(12, q.offset);
+  std::vector<SignificantRecord> out;
+  int rc;
+  while ((rc = stmt.step()) == SQLITE_ROW) {
+    SignificantRecord r;
+    r.id = stmt.column_int(0);
+    r.at_unix_us = stmt.column_int(1);
+    r.listener_id = stmt.column_text(2);
+    r.pool_id = stmt.column_text(3);
+    r.member_id = stmt.column_text(4);
+    r.reason = stmt.column_text(5);
+    r.status = stmt.column_int(6);
+    r.total_us = stmt.column_int(7);
+    r.record_json = stmt.column_text(8);
+    r.method = stmt.column_text(9);
+    r.path = stmt.column_text(10);
+    r.client_address = stmt.column_text(11);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return io_error(db_.get(), "searching significant records");
+  return out;
+}
+
+Status StateStore::merge_aggregates(std::span<const AggregateRow> rows, AggregateMerger merge) {
+  if (rows.empty()) return ok_status();
+  std::lock_guard lock(mu_);
+  if (auto s = exec_locked("BEGIN IMMEDIATE"); !s) return s;
+  auto fail = [this](Status s) {
+    exec_locked("ROLLBACK");
+    return s;
+  };
+  for (const AggregateRow& a : rows) {
+    Statement read(db_.get(),
+                   "SELECT encoded FROM reduced_aggregates WHERE interval_start_us = ?1 AND"
+                   " listener_id = ?2 AND pool_id = ?3 AND member_id = ?4 AND status_class = ?5"
+                   " AND method = ?6");
+    read.bind(1, a.interval_start_us).bind(2, a.listener_id).bind(3, a.pool_id)
+        .bind(4, a.member_id).bind(5, int64_t{a.status_class}).bind(6, a.method);
+    const int rc = read.step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return fail(io_error(db_.get(), "reading aggregate"));
+    }
+    std::string encoded = a.encoded;
+    if (rc == SQLITE_ROW) {
+      encoded = merge(read.column_blob(0), a.encoded);
+      if (encoded.empty()) {
+        return fail(StateError{StateErrc::kInvalid, "a stored aggregate does not decode"});
+      }
+    }
+    Statement write(db_.get(),
+                    "INSERT INTO reduced_aggregates (interval_start_us, interval_us, listener_id,"
+                    " pool_id, member_id, status_class, method, count, bytes_in, bytes_out,"
+                    " encoded)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                    " ON CONFLICT DO UPDATE SET count = count + excluded.count,"
+                    " bytes_in = bytes_in + excluded.bytes_in,"
+                    " bytes_out = bytes_out + excluded.bytes_out, encoded = ?12");
+    write.bind(1, a.interval_start_us).bind(2, a.interval_us).bind(3, a.listener_id)
+        .bind(4, a.pool_id).bind(5, a.member_id).bind(6, int64_t{a.status_class})
+        .bind(7, a.method).bind(8, a.count).bind(9, a.bytes_in).bind(10, a.bytes_out)
+        .bind_blob(11, a.encoded).bind_blob(12, encoded);
+    if (auto s = step_done(write, db_.get(), "recording aggregate"); !s) return fail(s);
+  }
+  if (auto s = exec_locked("COMMIT"); !s) return fail(s);
+  return ok_status();
+}
+
+Result<std::vector<AggregateRow>> StateStore::query_aggregates(const AggregateQuery& q) {
+  static constexpr const char* kSql =
+      "SELECT interval_start_us, interval_us, listener_id, pool_id, member_id, status_class,"
+      " method, count, bytes_in, bytes_out, encoded FROM reduced_aggregates WHERE"
+      " interval_start_us + interval_us > ?1 AND (?2 = 0 OR interval_start_us < ?2)"
+      " AND (?3 = '' OR listener_id = ?3) AND (?4 = '' OR pool_id = ?4)"
+      " AND (?5 = '' OR member_id = ?5) AND (?6 < 0 OR status_class = ?6)"
+      " ORDER BY interval_start_us, listener_id, pool_id, member_id, status_class, method"
+      " LIMIT ?7";
+  std::lock_guard lock(mu_);
+  Statement stmt(db_.get(), kSql);
+  stmt.bind(1, q.since_us).bind(2, q.until_us).bind(3, q.listener_id).bind(4, q.pool_id)
+      .bind(5, q.member_id).bind(6, int64_t{q.status_class})
+      .bind(7, q.limit > 0 ? q.limit : int64_t{-1});
+  std::vector<AggregateRow> out;
+  int rc;
+  while ((rc = stmt.step()) == SQLITE_ROW) {
+    AggregateRow a;
+    a.interval_start_us = stmt.column_int(0);
+    a.interval_us = stmt.column_int(1);
+    a.listener_id = stmt.column_text(2);
+    a.pool_id = stmt.column_text(3);
+    a.member_id = stmt.column_text(4);
+    a.status_class = static_cast<int>(stmt.column_int(5));
+    a.method = stmt.column_text(6);
+    a.count = stmt.column_int(7);
+    a.bytes_in = stmt.column_int(8);
+    a.bytes_out = stmt.column_int(9);
+    a.encoded = stmt.column_blob(10);
+    out.push_back(std::move(a));
+  }
+  if (rc != SQLITE_DONE) return io_error(db_.get(), "reading aggregates");
+  return out;
+}
+
+Status StateStore::set_retention(std::string_view table, int64_t max_age_seconds,
+                                 int64_t max_rows) {
+  if (std::find(kTables.begin(), kTables.end(), table) == kTables.end() || max_age_seconds < 0 ||
+      max_rows < 0) {
+    return StateError{StateErrc::kInvalid, "bad retention for " + std::string(table)};
+  }
   std::lock_guard lock(mu_);
   Statement stmt(db_.get(),
-                 "INSERT OR REPLACE INTO traffic_aggregates (window_start, window_seconds, scope,"
-                 " scope_id, requests, errors, bytes_in, bytes_out, p50_us, p95_us, p99_us)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-  stmt.bind(1, a.window_start).bind(2, a.window_seconds).bind(3, a.scope).bind(4, a.scope_id)
-      .bind(5, a.requests).bind(6, a.errors).bind(7, a.bytes_in).bind(8, a.bytes_out)
-      .bind(9, a.p50_us).bind(10, a.p95_us).bind(11, a.p99_us);
-  return step_done(stmt, db_.get(), "recording aggregate");
+                 "INSERT INTO retention (table_name, max_age_seconds, max_rows) VALUES (?1, ?2, ?3)"
+                 " ON CONFLICT(table_name) DO UPDATE SET"
+                 " max_age_seconds = excluded.max_age_seconds,"
+                 " max_rows = excluded.max_rows");
+  stmt.bind(1, table).bind(2, max_age_seconds).bind(3, max_rows);
+  return step_done(stmt, db_.get(), "setting retention");
 }
 
 Result<int64_t> StateStore::enforce_retention(int64_t now_unix) {
@@ -279,13 +427,13 @@ Result<int64_t> StateStore::enforce_retention(int64_t now_unix) {
       "DELETE FROM significant_records WHERE id NOT IN (SELECT id FROM significant_records"
       " ORDER BY id DESC LIMIT (SELECT CASE WHEN max_rows > 0 THEN max_rows ELSE -1 END"
       "  FROM retention WHERE table_name = 'significant_records'))",
-      "DELETE FROM traffic_aggregates WHERE"
-      " (SELECT max_age_seconds FROM retention WHERE table_name = 'traffic_aggregates') > 0"
-      " AND window_start < ?1 - (SELECT max_age_seconds FROM retention"
-      "   WHERE table_name = 'traffic_aggregates')",
-      "DELETE FROM traffic_aggregates WHERE rowid NOT IN (SELECT rowid FROM traffic_aggregates"
-      " ORDER BY window_start DESC LIMIT (SELECT CASE WHEN max_rows > 0 THEN max_rows ELSE -1"
-      "  END FROM retention WHERE table_name = 'traffic_aggregates'))",
+      "DELETE FROM reduced_aggregates WHERE"
+      " (SELECT max_age_seconds FROM retention WHERE table_name = 'reduced_aggregates') > 0"
+      " AND interval_start_us + interval_us < (?1 - (SELECT max_age_seconds FROM retention"
+      "   WHERE table_name = 'reduced_aggregates')) * 1000000",
+      "DELETE FROM reduced_aggregates WHERE rowid NOT IN (SELECT rowid FROM reduced_aggregates"
+      " ORDER BY interval_start_us DESC LIMIT (SELECT CASE WHEN max_rows > 0 THEN max_rows"
+      "  ELSE -1 END FROM retention WHERE table_name = 'reduced_aggregates'))",
   };
   for (const char* sql : statements) {
     Statement stmt(db_.get(), sql);

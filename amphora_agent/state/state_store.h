@@ -51,21 +51,57 @@ struct SignificantRecord {
   int64_t status = 0;
   int64_t total_us = 0;
   std::string record_json;
+  std::string method;
+  std::string path;
+  std::string client_address;
+  int64_t id = 0;  // assigned by the store; ignored when adding
 };
 
-struct TrafficAggregate {
-  int64_t window_start = 0;
-  int64_t window_seconds = 0;
-  std::string scope;  // listener, pool, member
-  std::string scope_id;
-  int64_t requests = 0;
-  int64_t errors = 0;
+// Filters of search_significant_records; empty or 0 means "any". Newest first.
+struct RecordQuery {
+  int64_t since_us = 0;  // at_unix_us >= since_us
+  int64_t until_us = 0;  // at_unix_us < until_us; 0: no bound
+  std::string listener_id;
+  std::string pool_id;
+  std::string member_id;
+  int64_t status = 0;        // exact HTTP status
+  int status_class = -1;     // 0 (other: TCP or outside 100..599) or 1..5; -1: any
+  std::string path_prefix;
+  std::string client_address;
+  int64_t before_id = 0;     // paging marker: only ids below it; 0: from the newest
+  int64_t offset = 0;
+  int64_t limit = 100;
+};
+
+// One log reducer aggregate as stored: key, sums, and the whole aggregate encoded
+// (amphora_agent/log_reducer/aggregate_codec.h), which the state layer treats as opaque.
+struct AggregateRow {
+  int64_t interval_start_us = 0;
+  int64_t interval_us = 0;
+  std::string listener_id;
+  std::string pool_id;
+  std::string member_id;
+  int status_class = 0;  // 0 other, 1..5
+  std::string method;
+  int64_t count = 0;
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
-  int64_t p50_us = 0;
-  int64_t p95_us = 0;
-  int64_t p99_us = 0;
+  std::string encoded;
 };
+
+// Filters of query_aggregates; empty or 0 means "any". Oldest interval first.
+struct AggregateQuery {
+  int64_t since_us = 0;  // interval_start_us + interval_us > since_us (overlaps)
+  int64_t until_us = 0;  // interval_start_us < until_us; 0: no bound
+  std::string listener_id;
+  std::string pool_id;
+  std::string member_id;
+  int status_class = -1;
+  int64_t limit = 0;  // 0: no limit
+};
+
+// Combines two encodings of aggregates with the same key into one; "" if either is corrupt.
+using AggregateMerger = std::string (*)(std::string_view stored, std::string_view added);
 
 // Lowercase hex SHA-256, the digest recorded for configs and certificates.
 std::string sha256_hex(std::string_view data);
@@ -103,7 +139,17 @@ class StateStore {
   Status retain_members(const std::vector<std::string>& member_ids);
 
   Status add_significant_record(const SignificantRecord& record);
-  Status upsert_aggregate(const TrafficAggregate& aggregate);
+  // Adds many in one transaction (the log reducer's flushes).
+  Status add_significant_records(std::span<const SignificantRecord> records);
+  Result<std::vector<SignificantRecord>> search_significant_records(const RecordQuery& query);
+
+  // Adds each row, merging it into a stored row with the same key (sums added, `merge` for the
+  // encoded aggregate), in one transaction.
+  Status merge_aggregates(std::span<const AggregateRow> rows, AggregateMerger merge);
+  Result<std::vector<AggregateRow>> query_aggregates(const AggregateQuery& query);
+
+  // Sets one table's limits in the retention table (0: no limit).
+  Status set_retention(std::string_view table, int64_t max_age_seconds, int64_t max_rows);
   // Deletes what the retention table says is too old or too many; returns rows deleted.
   Result<int64_t> enforce_retention(int64_t now_unix);
 
@@ -114,6 +160,7 @@ class StateStore {
   explicit StateStore(DbHandle db, int schema_version)
       : db_(std::move(db)), schema_version_(schema_version) {}
   Status exec_locked(const char* sql);
+  Status insert_significant_locked(const SignificantRecord& record);
 
   std::mutex mu_;
   DbHandle db_;

@@ -14,6 +14,7 @@ struct ApiRequest {
   std::string method;                         // GET, PUT, POST, DELETE
   std::string path;                           // decoded path, e.g. /v1/certificates/abc
   std::map<std::string, std::string> params;  // {name} segments matched by the route
+  std::map<std::string, std::string> query;   // decoded query parameters (last one wins)
   std::string content_type;                   // media type without parameters, lowercase
   std::string body;                           // at most max_body_bytes
 };

@@ -105,6 +105,9 @@ struct HttpServer::Impl {
       return;
     }
     api.params = std::move(match.params);
+    for (const auto& [name, value] : web::uri::split_query(request.relative_uri().query())) {
+      api.query[web::uri::decode(name)] = web::uri::decode(value);
+    }
     if (!match.options.reads_body) {
       send(request, run(*match.handler, api));
       return;

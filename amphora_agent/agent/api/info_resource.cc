@@ -15,7 +15,9 @@ ApiResponse get_info(const AgentContext& ctx, const ApiRequest&) {
               {"pool_protocols", {"TCP", "HTTP", "HTTPS", "PROXY"}},
               {"lb_algorithms",
                {"ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP", "SOURCE_IP_PORT"}},
-              {"features", {"certificates", "drain", "metrics", "signed_heartbeat"}}}}});
+              {"features",
+               {"certificates", "drain", "metrics", "signed_heartbeat", "member_health",
+                "transaction_logs"}}}}});
 }
 
 }  // namespace pharos::agent::api

@@ -16,6 +16,9 @@ ApiResponse put_config(const AgentContext& ctx, const ApiRequest& request);
 ApiResponse get_status(const AgentContext& ctx, const ApiRequest& request);
 // GET /v1/stats
 ApiResponse get_stats(const AgentContext& ctx, const ApiRequest& request);
+// GET /v1/logs, GET /v1/logs/aggregates
+ApiResponse get_logs(const AgentContext& ctx, const ApiRequest& request);
+ApiResponse get_log_aggregates(const AgentContext& ctx, const ApiRequest& request);
 // POST /v1/drain
 ApiResponse post_drain(const AgentContext& ctx, const ApiRequest& request);
 // PUT /v1/certificates/{id}, DELETE /v1/certificates/{id}

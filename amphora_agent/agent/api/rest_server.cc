@@ -16,6 +16,8 @@ Router make_v1_router(const AgentContext& ctx) {
   router.add("PUT", "/v1/config", bind(put_config), with_body);
   router.add("GET", "/v1/status", bind(get_status));
   router.add("GET", "/v1/stats", bind(get_stats));
+  router.add("GET", "/v1/logs", bind(get_logs));
+  router.add("GET", "/v1/logs/aggregates", bind(get_log_aggregates));
   router.add("POST", "/v1/drain", bind(post_drain), with_body);
   router.add("PUT", "/v1/certificates/{id}", bind(put_certificate), with_body);
   router.add("DELETE", "/v1/certificates/{id}", bind(delete_certificate));

@@ -18,6 +18,25 @@ TEST(AgentConfig, SampleFileParses) {
   EXPECT_EQ(c.heartbeat_interval_s, 10u);
   EXPECT_EQ(c.metrics_port, 9102);
   EXPECT_EQ(c.max_body_bytes, 4u * 1024 * 1024);
+  EXPECT_EQ(c.logs_interval_s, 60u);
+  EXPECT_EQ(c.logs_sla_ms, 1000u);
+  EXPECT_EQ(c.logs_records_max_rows, 100000u);
+  EXPECT_EQ(c.logs_aggregates_max_age_s, 172800u);
+}
+
+TEST(AgentConfig, LogSettings) {
+  const std::string text =
+      "[amphora]\namphora_id = a\n[api]\ncert_file = /c\nkey_file = /k\nca_file = /ca\n"
+      "[logs]\ninterval = 10\nsla_ms = 250\nrecords_max_rows = 0\nrecords_max_age = 3600\n"
+      "flush_interval_ms = 5\n";
+  const auto result = parse_agent_config(text, "t.conf");
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_NE(result.errors[0].find("[logs] flush_interval_ms"), std::string::npos)
+      << result.errors[0];
+  EXPECT_EQ(result.config.logs_interval_s, 10u);
+  EXPECT_EQ(result.config.logs_sla_ms, 250u);
+  EXPECT_EQ(result.config.logs_records_max_rows, 0u);
+  EXPECT_EQ(result.config.logs_records_max_age_s, 3600u);
 }
 
 TEST(AgentConfig, ErrorsNameTheLine) {

@@ -38,6 +38,8 @@ nlohmann::json sample_config(uint64_t version, uint16_t listener_port, uint16_t 
 
 void AgentFixture::SetUp() {
   dir_ = make_temp_dir("pharos-agent-test-");
+  listener_port_ = free_tcp_port();
+  member_port_ = free_tcp_port();
 }
 
 void AgentFixture::TearDown() {
@@ -66,6 +68,10 @@ void AgentFixture::prepare(const std::string& engine_binary) {
   config_.restart_backoff_max_ms = 200;
   config_.metrics_host = "127.0.0.1";
   config_.metrics_port = free_tcp_port();
+  // Fast log reduction so tests see aggregates within a second or two.
+  config_.logs_interval_s = 1;
+  config_.logs_close_grace_ms = 200;
+  config_.logs_flush_interval_ms = 100;
 }
 
 void AgentFixture::start_agent() {
@@ -97,6 +103,11 @@ nlohmann::json AgentFixture::status() {
   const HttpResult r = call("GET", "/v1/status");
   if (r.status != 200) return nullptr;
   return nlohmann::json::parse(r.body, nullptr, false);
+}
+
+bool AgentFixture::engine_up() {
+  const nlohmann::json s = status();
+  return s.is_object() && s["engine"]["up"] == true;
 }
 
 }  // namespace pharos::agent::testing

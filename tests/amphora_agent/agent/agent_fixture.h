@@ -34,18 +34,25 @@ class AgentFixture : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;
 
-  // Builds the agent config; tests may adjust config_ before start_agent().
-  void prepare(const std::string& engine_binary);
+  // Builds the agent config for the real engine; tests may adjust config_ before start_agent().
+  void prepare(const std::string& engine_binary = PHAROS_ENGINE_BINARY);
   void start_agent();
   void stop_agent();
 
   HttpResult call(const std::string& method, const std::string& path,
                   const std::string& body = "", const std::string& content_type = "");
   nlohmann::json status();
+  bool engine_up();
+  // sample_config on this test's own listener and member ports.
+  nlohmann::json config(uint64_t version) const {
+    return sample_config(version, listener_port_, member_port_);
+  }
 
   ClientTls good_tls() const;
 
   std::string dir_;
+  uint16_t listener_port_ = 0;
+  uint16_t member_port_ = 0;
   AgentConfig config_;
   std::unique_ptr<Agent> agent_;
 };

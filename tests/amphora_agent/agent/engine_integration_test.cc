@@ -71,13 +71,8 @@ class Backend {
 class EngineIntegrationTest : public AgentFixture {};
 
 TEST_F(EngineIntegrationTest, KillNineUnderLoadComesBackWithItsConfig) {
-  const std::string engine = PHAROS_ENGINE_BINARY;
-  if (!std::filesystem::exists(engine)) {
-    GTEST_SKIP() << "build/bin/pharos-engine does not exist yet (" << engine
-                 << "); build the pharos-engine target to run this test";
-  }
   Backend backend;
-  prepare(engine);
+  prepare();
   start_agent();
   ASSERT_TRUE(eventually([&] { return status().is_object() && status()["engine"]["up"] == true; },
                          std::chrono::seconds(15)));

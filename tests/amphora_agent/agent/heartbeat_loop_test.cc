@@ -24,7 +24,7 @@ class HeartbeatLoopTest : public AgentFixture {
     ::getsockname(rx_, reinterpret_cast<sockaddr*>(&addr), &len);
     timeval tv{10, 0};
     ::setsockopt(rx_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    prepare(FAKE_ENGINE_PATH);
+    prepare();
     config_.heartbeat_targets = {{"127.0.0.1", ntohs(addr.sin_port)}};
     config_.heartbeat_key = kKey;
     config_.heartbeat_interval_s = 1;
@@ -50,9 +50,17 @@ class HeartbeatLoopTest : public AgentFixture {
 };
 
 TEST_F(HeartbeatLoopTest, SignedHeartbeatsCarryStateAndIncreasingSequence) {
+  DemoBackend member(member_port_, "m1");
   start_agent();
-  ASSERT_TRUE(eventually([&] { return status().is_object() && status()["engine"]["up"] == true; }));
-  ASSERT_EQ(call("PUT", "/v1/config", sample_config(6).dump(), "application/json").status, 200);
+  ASSERT_TRUE(eventually([&] { return engine_up(); }, std::chrono::seconds(15)));
+  ASSERT_EQ(call("PUT", "/v1/config", config(6).dump(), "application/json").status, 200);
+  ClientTls plain;
+  plain.enabled = false;
+  constexpr uint64_t kRequests = 4;
+  for (uint64_t i = 0; i < kRequests; ++i) {
+    ASSERT_EQ(http_request(listener_port_, "GET", "/", "", "", plain).status, 200);
+  }
+  // Counters come from the engine; quality from the log reducer once the interval closed.
   heartbeat::HeartbeatPayload p;
   uint64_t last = 0;
   ASSERT_TRUE(eventually(
@@ -60,14 +68,18 @@ TEST_F(HeartbeatLoopTest, SignedHeartbeatsCarryStateAndIncreasingSequence) {
         p = receive(last);
         if (p.seq == 0) return true;  // a failure already reported
         last = p.seq;
-        return p.config_version == 6 && p.engine_up;
+        return p.config_version == 6 && p.engine_up &&
+               p.listeners["listener-1"].total_connections == kRequests &&
+               p.listener_quality["listener-1"].requests == kRequests;
       },
-      std::chrono::seconds(15)));
+      std::chrono::seconds(20)));
   EXPECT_EQ(p.amphora_id, kAmphoraId);
-  EXPECT_EQ(p.listeners.at("listener-1").total_connections, 5u);
-  EXPECT_EQ(p.members.at("member-1"), "ONLINE");
-  EXPECT_EQ(p.resources.connections, 1u);
+  EXPECT_EQ(p.members.at("member-1"), "NO_MONITOR");  // the pool has no health monitor
+  EXPECT_EQ(p.resources.connections, 0u);
   EXPECT_GT(p.resources.rss_bytes, 0u);
+  EXPECT_EQ(p.pool_quality.at("pool-1").requests, kRequests);
+  EXPECT_EQ(p.listener_quality.at("listener-1").error_rate, 0.0);
+  EXPECT_GT(p.listener_quality.at("listener-1").p99_ms, 0.0);
 
   // The sequence continues across an agent restart.
   stop_agent();

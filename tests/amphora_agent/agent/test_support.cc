@@ -17,8 +17,12 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <csignal>
+
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace pharos::agent::testing {
@@ -222,6 +226,67 @@ HttpResult http_request(uint16_t port, const std::string& method, const std::str
     if (end != std::string::npos) result.body = result.raw.substr(end + 4);
   }
   return result;
+}
+
+void ChildProcess::start(const std::vector<std::string>& argv) {
+  kill();
+  std::vector<std::string> args = argv;
+  std::vector<char*> raw;
+  for (std::string& a : args) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::execv(raw[0], raw.data());
+    ::_exit(127);
+  }
+  pid_ = pid;
+}
+
+void ChildProcess::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = 0;
+}
+
+void DemoBackend::start() {
+  process_.start({DEMO_BACKEND_BINARY, "--address", "127.0.0.1", "--port", std::to_string(port_),
+                  "--name", name_});
+  if (!eventually([&] { return port_accepts(port_); })) {
+    throw std::runtime_error("pharos-demo-backend did not listen on port " +
+                             std::to_string(port_));
+  }
+}
+
+PortHolder::PortHolder() {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(fd_, 4) != 0) {
+    throw std::runtime_error("cannot hold a port");
+  }
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+}
+
+PortHolder::~PortHolder() { ::close(fd_); }
+
+bool port_accepts(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
 }
 
 bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds deadline) {

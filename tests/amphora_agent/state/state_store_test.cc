@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+// Designated initializers name only the fields a case is about; the rest keep their defaults.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 namespace pharos::agent::state {
 namespace {
 
@@ -179,6 +182,11 @@ TEST_F(StateStoreTest, MemberHealth) {
   EXPECT_EQ(health[0].member_id, "m2");
 }
 
+// Stands in for the log reducer's codec: the state layer treats the encoding as opaque.
+std::string concatenate(std::string_view stored, std::string_view added) {
+  return std::string(stored) + "+" + std::string(added);
+}
+
 TEST_F(StateStoreTest, ReducedLogRetention) {
   auto store = open_ok();
   const int64_t now = 1'700'000'000;
@@ -186,16 +194,123 @@ TEST_F(StateStoreTest, ReducedLogRetention) {
                                              "member_timeout", 504, 1, "{}"}).ok());
   ASSERT_TRUE(store->add_significant_record({now * 1000000, "l1", "p1", "m1", "slow", 200, 9,
                                              "{}"}).ok());
-  ASSERT_TRUE(store->upsert_aggregate({now - 3 * 86400, 60, "listener", "l1"}).ok());
-  ASSERT_TRUE(store->upsert_aggregate({now - 60, 60, "listener", "l1", 10, 1}).ok());
-  ASSERT_TRUE(store->upsert_aggregate({now - 60, 60, "listener", "l1", 11, 1}).ok());
-  EXPECT_FALSE(store->upsert_aggregate({now, 60, "nonsense", "x"}).ok());
+  // Default limits: aggregates are kept two days.
+  AggregateRow old{.interval_start_us = (now - 3 * 86400) * 1'000'000,
+                   .interval_us = 60'000'000, .listener_id = "l1", .count = 1, .encoded = "x"};
+  AggregateRow fresh = old;
+  fresh.interval_start_us = (now - 60) * 1'000'000;
+  ASSERT_TRUE(store->merge_aggregates(std::vector{old, fresh}, &concatenate).ok());
+  AggregateRow bad = fresh;
+  bad.status_class = 9;
+  EXPECT_FALSE(store->merge_aggregates(std::vector{bad}, &concatenate).ok());
   auto deleted = store->enforce_retention(now);
   ASSERT_TRUE(deleted.ok()) << deleted.error().message;
   EXPECT_EQ(deleted.value(), 2);
   EXPECT_EQ(store->count_rows("significant_records").value(), 1);
-  EXPECT_EQ(store->count_rows("traffic_aggregates").value(), 1);
+  EXPECT_EQ(store->count_rows("reduced_aggregates").value(), 1);
   EXPECT_FALSE(store->count_rows("sqlite_master; DROP TABLE x").ok());
+}
+
+SignificantRecord kept(int64_t at_us, std::string listener, std::string member, int64_t status,
+                       std::string path, std::string client) {
+  SignificantRecord r;
+  r.at_unix_us = at_us;
+  r.listener_id = std::move(listener);
+  r.pool_id = "p1";
+  r.member_id = std::move(member);
+  r.reason = "status_error";
+  r.status = status;
+  r.record_json = "{}";
+  r.method = "GET";
+  r.path = std::move(path);
+  r.client_address = std::move(client);
+  return r;
+}
+
+TEST_F(StateStoreTest, SignificantRecordSearch) {
+  auto store = open_ok();
+  const std::vector<SignificantRecord> rows = {
+      kept(100, "l1", "m1", 503, "/api/a", "10.0.0.1"),
+      kept(200, "l1", "m2", 404, "/api/b", "10.0.0.2"),
+      kept(300, "l2", "m1", 0, "", "10.0.0.1"),
+      kept(400, "l1", "m1", 500, "/static/x", "10.0.0.1"),
+  };
+  ASSERT_TRUE(store->add_significant_records(rows).ok());
+  auto search = [&](RecordQuery q) {
+    auto found = store->search_significant_records(q);
+    EXPECT_TRUE(found.ok());
+    std::vector<int64_t> at;
+    for (const auto& r : found.value()) at.push_back(r.at_unix_us);
+    return at;
+  };
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(search({}), (V{400, 300, 200, 100}));
+  EXPECT_EQ(search({.since_us = 200, .until_us = 400}), (V{300, 200}));
+  EXPECT_EQ(search({.listener_id = "l1", .member_id = "m1"}), (V{400, 100}));
+  EXPECT_EQ(search({.status = 404}), (V{200}));
+  EXPECT_EQ(search({.status_class = 5}), (V{400, 100}));
+  EXPECT_EQ(search({.status_class = 0}), (V{300}));
+  EXPECT_EQ(search({.path_prefix = "/api/"}), (V{200, 100}));
+  EXPECT_EQ(search({.path_prefix = "%"}), V{});  // no LIKE wildcards
+  EXPECT_EQ(search({.client_address = "10.0.0.1"}), (V{400, 300, 100}));
+  EXPECT_EQ(search({.limit = 2}), (V{400, 300}));
+  EXPECT_EQ(search({.offset = 3, .limit = 2}), (V{100}));
+  const auto first = store->search_significant_records({.limit = 2}).value();
+  EXPECT_EQ(search({.before_id = first.back().id, .limit = 2}), (V{200, 100}));
+  EXPECT_EQ(first.front().path, "/static/x");
+  EXPECT_EQ(first.front().client_address, "10.0.0.1");
+}
+
+TEST_F(StateStoreTest, AggregatesWithTheSameKeyMerge) {
+  auto store = open_ok();
+  AggregateRow a{.interval_start_us = 60'000'000, .interval_us = 60'000'000,
+                 .listener_id = "l1", .pool_id = "p1", .member_id = "m1", .status_class = 2,
+                 .method = "GET", .count = 3, .bytes_in = 10, .bytes_out = 100,
+                 .encoded = std::string("a\0b", 3)};
+  AggregateRow b = a;
+  b.status_class = 5;
+  b.count = 1;
+  b.encoded = "c";
+  ASSERT_TRUE(store->merge_aggregates(std::vector{a, b}, &concatenate).ok());
+  a.count = 2;
+  a.encoded = "d";
+  ASSERT_TRUE(store->merge_aggregates(std::vector{a}, &concatenate).ok());
+  auto rows = store->query_aggregates({}).value();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].count, 5);
+  EXPECT_EQ(rows[0].bytes_in, 20);
+  EXPECT_EQ(rows[0].encoded, std::string("a\0b+d", 5));
+  EXPECT_EQ(rows[1].count, 1);
+  EXPECT_EQ(store->query_aggregates({.status_class = 5}).value().size(), 1u);
+  EXPECT_EQ(store->query_aggregates({.listener_id = "l2"}).value().size(), 0u);
+  EXPECT_EQ(store->query_aggregates({.since_us = 120'000'000}).value().size(), 0u);
+  EXPECT_EQ(store->query_aggregates({.since_us = 119'000'000}).value().size(), 2u);
+  EXPECT_EQ(store->query_aggregates({.until_us = 60'000'000}).value().size(), 0u);
+  // A merger that cannot decode what is stored refuses the whole batch.
+  auto refuse = [](std::string_view, std::string_view) { return std::string(); };
+  EXPECT_FALSE(store->merge_aggregates(std::vector{a}, +refuse).ok());
+  EXPECT_EQ(store->query_aggregates({}).value()[0].count, 5);
+}
+
+TEST_F(StateStoreTest, ConfiguredRetentionAppliesToReducedLogs) {
+  auto store = open_ok();
+  const int64_t now = 1'700'000'000;
+  ASSERT_TRUE(store->set_retention("significant_records", 0, 2).ok());
+  ASSERT_TRUE(store->set_retention("reduced_aggregates", 3600, 0).ok());
+  EXPECT_FALSE(store->set_retention("nonsense", 1, 1).ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store->add_significant_record(kept(i, "l1", "m1", 500, "/", "a")).ok());
+  }
+  AggregateRow old{.interval_start_us = (now - 7200) * 1'000'000, .interval_us = 60'000'000,
+                   .listener_id = "l1", .count = 1, .encoded = "x"};
+  AggregateRow fresh = old;
+  fresh.interval_start_us = (now - 60) * 1'000'000;
+  ASSERT_TRUE(store->merge_aggregates(std::vector{old, fresh}, &concatenate).ok());
+  auto deleted = store->enforce_retention(now);
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_EQ(deleted.value(), 4);
+  EXPECT_EQ(store->count_rows("significant_records").value(), 2);
+  EXPECT_EQ(store->count_rows("reduced_aggregates").value(), 1);
 }
 
 }  // namespace
