@@ -107,6 +107,14 @@ void HttpSession::drain() {
   }
 }
 
+http1::Limits HttpSession::parser_limits() const {
+  const auto& configured = snapshot_->shared->config->http;
+  http1::Limits limits;
+  limits.max_header_bytes = configured.max_header_bytes;
+  limits.max_headers = configured.max_headers;
+  return limits;
+}
+
 void HttpSession::set_client_timeout(bool reading) {
   timeval timeout = net::timeval_from_ms(listener_->config->timeout_client_data_ms);
   bufferevent_set_timeouts(client_.get(), reading ? &timeout : nullptr, &timeout);
@@ -139,10 +147,7 @@ void HttpSession::read_request_head() {
     }
     start_us_ = worker_.now_us();
   }
-  const auto& limits_config = snapshot_->shared->config->http;
-  http1::Limits limits;
-  limits.max_header_bytes = limits_config.max_header_bytes;
-  limits.max_headers = limits_config.max_headers;
+  const http1::Limits limits = parser_limits();
   size_t n = std::min<size_t>(length, limits.max_header_bytes);
   const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ssize_t>(n)));
   http1::ParseResult result = http1::parse_request_head(std::string_view(data, n), limits, &request_);
@@ -194,9 +199,7 @@ void HttpSession::begin_transaction() {
   const auto& pool = snapshot_->shared->pools[pool_index_];
   record_.pool_id = pool.config->id;
   state_ = State::kConnecting;
-  uint64_t hash = pool.config->lb_algorithm == config::LbAlgorithm::kSourceIpPort
-                      ? peer_.hash_ip_port
-                      : peer_.hash_ip;
+  uint64_t hash = peer_.hash_for(pool.config->lb_algorithm);
   connector_.start(snapshot_.get(), pool_index_, hash,
                    listener_->config->timeout_member_connect_ms, true);
 }
@@ -318,9 +321,7 @@ void HttpSession::read_response() {
     size_t length = evbuffer_get_length(input);
     if (length == 0) return;
     if (first_response_byte_us_ == 0) first_response_byte_us_ = worker_.now_us();
-    http1::Limits limits;
-    limits.max_header_bytes = snapshot_->shared->config->http.max_header_bytes;
-    limits.max_headers = snapshot_->shared->config->http.max_headers;
+    const http1::Limits limits = parser_limits();
     size_t n = std::min<size_t>(length, limits.max_header_bytes);
     const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ssize_t>(n)));
     auto result = http1::parse_response_head(std::string_view(data, n), limits, is_head_request_, &response_);
@@ -613,9 +614,7 @@ void HttpSession::on_member_event(bufferevent*, short events, void* arg) {
     self->release_member(false);
     self->state_ = State::kConnecting;
     const auto& pool = self->snapshot_->shared->pools[self->pool_index_];
-    uint64_t hash = pool.config->lb_algorithm == config::LbAlgorithm::kSourceIpPort
-                        ? self->peer_.hash_ip_port
-                        : self->peer_.hash_ip;
+    uint64_t hash = self->peer_.hash_for(pool.config->lb_algorithm);
     self->connector_.start(self->snapshot_.get(), self->pool_index_, hash,
                            self->listener_->config->timeout_member_connect_ms, false);
     return;

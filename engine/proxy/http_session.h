@@ -45,6 +45,7 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   void close();
   void refresh_snapshot();
   void set_client_timeout(bool reading);
+  http1::Limits parser_limits() const;
 
   static void on_client_read(bufferevent* bev, void* arg);
   static void on_client_write(bufferevent* bev, void* arg);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/config/config_types.h"
 #include "engine/records/transaction_record.h"
 
 namespace pharos::proxy {
@@ -20,6 +21,11 @@ struct ClientAddress {
   uint16_t port = 0;
   uint64_t hash_ip = 0;       // for SOURCE_IP
   uint64_t hash_ip_port = 0;  // for SOURCE_IP_PORT
+
+  // The client key a pool's algorithm hashes on (ignored by the non-hashing ones).
+  uint64_t hash_for(config::LbAlgorithm algorithm) const {
+    return algorithm == config::LbAlgorithm::kSourceIpPort ? hash_ip_port : hash_ip;
+  }
 };
 
 }  // namespace pharos::proxy

@@ -73,9 +73,7 @@ void TcpSession::connect_member() {
   }
   const auto& pool = snapshot_->shared->pools[listener_->default_pool];
   record_.pool_id = pool.config->id;
-  uint64_t hash = pool.config->lb_algorithm == config::LbAlgorithm::kSourceIpPort
-                      ? client_.hash_ip_port
-                      : client_.hash_ip;
+  uint64_t hash = client_.hash_for(pool.config->lb_algorithm);
   connector_.start(snapshot_.get(), listener_->default_pool, hash,
                    listener_->config->timeout_member_connect_ms, false);
 }
