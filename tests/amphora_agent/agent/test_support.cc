@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include "tests/support/test_ports.h"
+
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -136,17 +138,7 @@ std::string make_temp_dir(const std::string& prefix) {
   return tmpl;
 }
 
-uint16_t free_tcp_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+uint16_t free_tcp_port() { return pharos::testing::free_port(); }
 
 HttpResult http_request(uint16_t port, const std::string& method, const std::string& path,
                         const std::string& body, const std::string& content_type,

@@ -7,23 +7,14 @@
 #include <unistd.h>
 
 #include "engine/core/engine.h"
+#include "tests/support/test_ports.h"
 
 namespace pharos::control {
 namespace {
 
 using nlohmann::json;
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+using pharos::testing::free_port;
 
 json config_document(uint64_t version, uint16_t port) {
   json document = json::parse(R"({

@@ -56,21 +56,6 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // ---- socket helpers ----
 
-uint16_t free_port(const char* address) {
-  sockaddr_storage storage;
-  socklen_t length = make_sockaddr(address, 0, &storage);
-  int fd = ::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) == 0) {
-    port = storage.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port)
-                                        : ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 bool has_ipv6_loopback() { return free_port("::1") != 0; }
 
 int connect_tcp(const std::string& address, uint16_t port, const std::string& source) {

@@ -21,6 +21,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/test_ports.h"
+
 namespace pharos::itest {
 
 using nlohmann::json;
@@ -29,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 // ---- small socket helpers ----
 
 // A port nothing listens on right now: bind port 0, read it, close.
-uint16_t free_port(const char* address = "127.0.0.1");
+using pharos::testing::free_port;
 // Whether this machine can bind ::1.
 bool has_ipv6_loopback();
 // A connected blocking TCP socket, or -1. `source`, when set, is the local address to bind.
