@@ -18,11 +18,80 @@ enum class ListenerProtocol { kTcp, kHttp, kHttps, kTerminatedHttps };
 enum class PoolProtocol { kTcp, kHttp, kHttps, kProxy };
 enum class LbAlgorithm { kRoundRobin, kLeastConnections, kSourceIp, kSourceIpPort };
 
-// Octavia's listener insert_headers: which X-Forwarded-* headers the engine adds.
+// Octavia's listener insert_headers: which X-Forwarded-* and X-SSL-* headers the engine adds.
 struct InsertHeaders {
   bool x_forwarded_for = false;
   bool x_forwarded_port = false;
   bool x_forwarded_proto = false;
+  // Client certificate headers, TERMINATED_HTTPS only (Octavia's SUPPORTED_SSL_HEADERS).
+  bool x_ssl_client_verify = false;
+  bool x_ssl_client_has_cert = false;
+  bool x_ssl_client_dn = false;
+  bool x_ssl_client_cn = false;
+  bool x_ssl_issuer = false;
+  bool x_ssl_client_sha1 = false;
+  bool x_ssl_client_not_before = false;
+  bool x_ssl_client_not_after = false;
+
+  bool any_client_certificate_header() const {
+    return x_ssl_client_verify || x_ssl_client_has_cert || x_ssl_client_dn || x_ssl_client_cn ||
+           x_ssl_issuer || x_ssl_client_sha1 || x_ssl_client_not_before || x_ssl_client_not_after;
+  }
+};
+
+// TLS protocol versions as a bit set; Octavia's names map to these bits.
+enum TlsVersion : uint8_t {
+  kTls10 = 1 << 0,
+  kTls11 = 1 << 1,
+  kTls12 = 1 << 2,
+  kTls13 = 1 << 3,
+};
+constexpr uint8_t kDefaultTlsVersions = kTls12 | kTls13;
+
+// A certificate and its private key, as PEM text (certificate may carry its chain after it) or
+// as the path of one PEM bundle the agent wrote. The config loader checks the form; the engine's
+// TLS code parses the PEM when it builds the listener or pool (errors name `path`).
+struct TlsContainer {
+  std::string id;
+  std::string certificate;
+  std::string private_key;
+  std::vector<std::string> intermediates;
+  std::string file;
+  std::string path;  // JSON pointer of this container in the document, for errors
+};
+
+enum class ClientAuthentication { kNone, kOptional, kMandatory };
+
+// What a TERMINATED_HTTPS listener needs for TLS (Octavia's names).
+struct ListenerTls {
+  TlsContainer default_container;
+  std::vector<TlsContainer> sni_containers;
+  uint8_t versions = kDefaultTlsVersions;  // TlsVersion bits
+  std::string ciphers;                     // empty: the engine's secure default
+  std::vector<std::string> alpn_protocols;  // empty: http/1.1
+  ClientAuthentication client_authentication = ClientAuthentication::kNone;
+  std::string client_ca_pem;   // required unless client_authentication is kNone
+  std::string client_crl_pem;  // optional; needs client_ca_pem
+  std::string path;            // JSON pointer of the listener, for errors
+};
+
+// Strict-Transport-Security on responses of a TERMINATED_HTTPS listener.
+struct Hsts {
+  bool enabled = false;
+  uint32_t max_age_s = 0;
+  bool include_subdomains = false;
+  bool preload = false;
+};
+
+// Re-encryption towards members (pool tls_enabled and friends).
+struct PoolTls {
+  std::optional<TlsContainer> client_certificate;  // Octavia's tls_container
+  std::string ca_pem;                              // empty: members are not verified
+  std::string crl_pem;
+  uint8_t versions = kDefaultTlsVersions;
+  std::string ciphers;
+  std::vector<std::string> alpn_protocols;  // empty: no ALPN, HTTP/1.1
+  std::string path;                         // JSON pointer of the pool, for errors
 };
 
 struct Member {
@@ -62,6 +131,7 @@ struct Pool {
   uint32_t connect_retries = 3;  // other members tried after a failed connect.
   std::vector<Member> members;
   std::optional<HealthMonitor> healthmonitor;
+  std::optional<PoolTls> tls;  // set when tls_enabled
 };
 
 struct Listener {
@@ -79,6 +149,9 @@ struct Listener {
   std::vector<Cidr> allowed_cidrs;  // empty: everyone
   InsertHeaders insert_headers;
   std::string default_pool_id;  // empty: no pool, requests get 503
+  std::optional<ListenerTls> tls;  // set exactly for TERMINATED_HTTPS
+  Hsts hsts;
+  bool h2c = false;  // HTTP listeners: accept HTTP/2 with prior knowledge
 };
 
 // Limits the engine applies to HTTP/1 parsing; defaults suit Octavia's HAProxy-like defaults.
@@ -87,11 +160,31 @@ struct HttpLimits {
   uint32_t max_headers = 100;
 };
 
+// HTTP/2 limits, for every listener that speaks h2.
+struct Http2Limits {
+  uint32_t max_concurrent_streams = 100;
+  uint32_t max_header_list_bytes = 65536;
+  uint32_t header_table_bytes = 4096;
+  uint32_t initial_window_bytes = 65535;
+  uint32_t max_resets_per_second = 200;
+  uint32_t max_control_frames_per_second = 200;
+  uint32_t header_timeout_ms = 10000;
+};
+
+// TLS session resumption, shared by every TERMINATED_HTTPS listener.
+struct TlsSessions {
+  uint32_t ticket_key_rotation_s = 3600;  // 0: no tickets
+  uint32_t session_cache_size = 20000;    // 0: no server-side cache
+  uint32_t session_timeout_s = 300;
+};
+
 struct Config {
   uint64_t version = 0;
   std::string amphora_id;
   uint32_t workers = 0;  // 0: one per core
   HttpLimits http;
+  Http2Limits http2;
+  TlsSessions tls;
   std::string records_socket;  // unix datagram socket path for transaction records; empty: off
   std::vector<Listener> listeners;
   std::vector<Pool> pools;

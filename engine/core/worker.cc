@@ -166,7 +166,8 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
   client.hash_ip_port = lb::hash_client(peer_address, true);
   std::unique_ptr<proxy::Session> session;
   if (config.protocol == config::ListenerProtocol::kHttp) {
-    session = std::make_unique<proxy::HttpSession>(*this, net::UniqueFd(fd), std::move(client), current_, &listener);
+    net::BufferEventPtr connection(bufferevent_socket_new(base_.get(), fd, BEV_OPT_CLOSE_ON_FREE));
+    session = std::make_unique<proxy::HttpSession>(*this, std::move(connection), std::move(client), current_, &listener);
   } else {
     session = std::make_unique<proxy::TcpSession>(*this, net::UniqueFd(fd), std::move(client), current_, &listener);
   }

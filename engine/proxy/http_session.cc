@@ -72,15 +72,14 @@ const char* local_body(uint16_t status, records::Termination why) {
 
 }  // namespace
 
-HttpSession::HttpSession(WorkerContext& worker, net::UniqueFd fd, ClientAddress client,
+HttpSession::HttpSession(WorkerContext& worker, net::BufferEventPtr connection, ClientAddress client,
                          std::shared_ptr<WorkerSnapshot> snapshot, const ListenerRuntime* listener)
     : worker_(worker),
       snapshot_(std::move(snapshot)),
       listener_(listener),
       peer_(std::move(client)),
-      connector_(worker, *this) {
-  client_.reset(bufferevent_socket_new(worker_.base(), fd.release(), BEV_OPT_CLOSE_ON_FREE));
-}
+      connector_(worker, *this),
+      client_(std::move(connection)) {}
 
 HttpSession::~HttpSession() = default;
 

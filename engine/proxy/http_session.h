@@ -17,7 +17,8 @@ namespace pharos::proxy {
 
 class HttpSession final : public Session, private UpstreamConnector::Observer {
  public:
-  HttpSession(WorkerContext& worker, net::UniqueFd fd, ClientAddress client,
+  // `connection` is the client's bufferevent: a socket, or a TLS transport over one.
+  HttpSession(WorkerContext& worker, net::BufferEventPtr connection, ClientAddress client,
               std::shared_ptr<WorkerSnapshot> snapshot, const ListenerRuntime* listener);
   ~HttpSession() override;
   void start() override;

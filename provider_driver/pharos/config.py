@@ -48,7 +48,22 @@ pharos_opts = [
                help='An amphora without a valid heartbeat for this many '
                     'seconds is marked missing (load balancer ERROR).'),
     cfg.FloatOpt('reconcile_interval', default=1.0, min=0.05,
-                 help='Seconds between two passes of the reconcile loop.'),
+                 help='Seconds between two passes of the reconcile loop '
+                      'when nothing wakes it up: the safety net behind the '
+                      'wake-ups (wakeup_port).'),
+    cfg.StrOpt('wakeup_bind', default='127.0.0.1',
+               help='Address the controller receives wake-up datagrams on '
+                    '(UDP, wakeup_port): the driver sends one after each '
+                    'change it stores, so that the controller reconciles '
+                    'at once instead of at its next pass.'),
+    cfg.PortOpt('wakeup_port', default=5556,
+                help='UDP port of the wake-ups; 0 turns them off (the '
+                     'controller then only polls every reconcile_interval).'),
+    cfg.ListOpt('wakeup_targets', default=[],
+                help='host:port list the driver sends wake-ups to; empty '
+                     'means wakeup_bind:wakeup_port. List every controller '
+                     'when several share a MariaDB store. A lost wake-up '
+                     'costs at most reconcile_interval.'),
     cfg.IntOpt('claim_lease', default=120, min=5,
                help='Seconds a controller owns a load balancer it works on; '
                     'another controller may take it over after that.'),

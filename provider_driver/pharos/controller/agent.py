@@ -2,7 +2,9 @@
 run standalone by `pharos-controller`.
 
 Threads: the reconcile loop (claims load balancers that need work and hands
-them to a small worker pool) and the health manager (heartbeats).
+them to a small worker pool), the wake-up receiver (the driver's datagrams
+start a pass at once; the loop's own timeout is only the safety net) and the
+health manager (heartbeats).
 """
 import concurrent.futures
 import os
@@ -18,6 +20,7 @@ from pharos import store as pharos_store
 from pharos.controller import certificates
 from pharos.controller import health_manager
 from pharos.controller import reconciler
+from pharos.controller import wakeup
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -49,7 +52,8 @@ def driver_library(conf):
 
 class Controller:
     def __init__(self, conf, store=None, compute=None, lib=None,
-                 heartbeat_socket=None, controller_id=None):
+                 heartbeat_socket=None, controller_id=None,
+                 wakeup_socket=None):
         self.conf = conf
         self.store = store or pharos_store.Store(pharos_config.store_url(conf))
         self.compute = compute or pharos_compute.get_driver(
@@ -64,6 +68,7 @@ class Controller:
             self.controller_id)
         self.health = health_manager.HealthManager(conf, self.store, self.lib,
                                                    sock=heartbeat_socket)
+        self.waker = wakeup.Waker(conf, sock=wakeup_socket)
 
     def reconcile_pass(self, pool, in_flight):
         """Claim what needs work and is not already being worked on here."""
@@ -76,16 +81,22 @@ class Controller:
         for record in self.reconciler.claim(limit=free):
             if record.id in in_flight:
                 continue
-            in_flight[record.id] = pool.submit(self.reconciler.reconcile,
-                                               record)
+            fut = pool.submit(self.reconciler.reconcile, record)
+            # a finished worker frees a slot and may leave a newer version
+            # behind: look again at once rather than at the next poll
+            fut.add_done_callback(
+                lambda _f, lb=record.id: self.waker.poke('done ' + lb))
+            in_flight[record.id] = fut
 
     def run(self, exit_event):
-        LOG.info('pharos controller %s starting (compute %s, store %s)',
-                 self.controller_id, self.compute.name,
-                 self.store.engine.url.render_as_string(hide_password=True))
+        LOG.info('pharos controller %s starting (compute %s, store %s, '
+                 'wake-ups on %s)', self.controller_id, self.compute.name,
+                 self.store.engine.url.render_as_string(hide_password=True),
+                 self.waker.address or 'nothing (poll only)')
         hm = threading.Thread(target=self.health.run, args=(exit_event,),
                               name='pharos-health', daemon=True)
         hm.start()
+        self.waker.start(exit_event)
         in_flight = {}
         with concurrent.futures.ThreadPoolExecutor(
                 _WORKERS, thread_name_prefix='pharos-reconcile') as pool:
@@ -94,11 +105,15 @@ class Controller:
                     self.reconcile_pass(pool, in_flight)
                 except Exception:  # noqa: the store may be briefly away
                     LOG.exception('pharos: reconcile pass failed')
-                exit_event.wait(self.conf.pharos.reconcile_interval)
+                reasons = self.waker.wait(self.conf.pharos.reconcile_interval)
+                if reasons:
+                    LOG.debug('pharos: reconcile pass: %s', ', '.join(
+                        reasons[:5]))
             for fut in in_flight.values():
                 fut.result()
         hm.join(5)
         self.health.close()
+        self.waker.close()
         LOG.info('pharos controller stopped')
 
 
