@@ -118,8 +118,9 @@ using BindKey = std::tuple<int, std::array<uint8_t, 16>, uint16_t>;
 
 class Converter {
  public:
-  Converter(const json& document, const SchemaVerdict& verdict, std::vector<ConfigError>& errors)
-      : doc_(document), verdict_(verdict), errors_(errors) {}
+  Converter(const json& document, const SchemaVerdict& verdict, std::string base_directory,
+            std::vector<ConfigError>& errors)
+      : doc_(document), verdict_(verdict), base_directory_(std::move(base_directory)), errors_(errors) {}
 
   std::shared_ptr<Config> run() {
     auto config = std::make_shared<Config>();
@@ -136,6 +137,8 @@ class Converter {
         config->http.max_headers = v->get<uint32_t>();
       }
     }
+    if (const json* h2 = nested_object(doc_, "http2")) convert_http2_limits(*h2, config->http2);
+    if (const json* tls = nested_object(doc_, "tls")) convert_tls_sessions(*tls, config->tls);
     // Pools first: listeners are checked against the pools they name.
     for_each_object("/pools", [&](const json& pool, const std::string& path) {
       config->pools.push_back(convert_pool(pool, path));
@@ -244,6 +247,7 @@ class Converter {
     if (const json* monitor = nested_object(in, "healthmonitor")) {
       pool.healthmonitor = convert_healthmonitor(*monitor, path + "/healthmonitor");
     }
+    convert_pool_tls(in, path, pool);
     return pool;
   }
 
@@ -352,11 +356,6 @@ class Converter {
     if (auto v = field(in, path, "name")) listener.name = v->get<std::string>();
     const json* protocol = field(in, path, "protocol");
     if (protocol) listener.protocol = *enum_from(kListenerProtocols, protocol->get<std::string>());
-    // TLS termination lands with the engine's BoringSSL support; until then refuse it rather
-    // than pass TLS bytes through as if the listener were TCP.
-    if (protocol && listener.protocol == ListenerProtocol::kTerminatedHttps) {
-      error(path + "/protocol", "TERMINATED_HTTPS listeners are not supported by this engine yet");
-    }
     auto address = ip_literal(in, path, "bind_address");
     if (address) listener.bind_address = *address;
     const json* port = field(in, path, "protocol_port");
@@ -399,7 +398,7 @@ class Converter {
       }
     }
     if (const json* headers = nested_object(in, "insert_headers")) {
-      convert_insert_headers(*headers, path + "/insert_headers", listener);
+      convert_insert_headers(*headers, path + "/insert_headers", listener, protocol != nullptr);
       if (protocol && !headers->empty() && listener.protocol != ListenerProtocol::kHttp &&
           listener.protocol != ListenerProtocol::kTerminatedHttps) {
         error(path + "/insert_headers",
@@ -412,10 +411,197 @@ class Converter {
       listener.default_pool_id = v->get<std::string>();
       check_pool_reference(listener, protocol != nullptr, path + "/default_pool_id");
     }
+    if (protocol) convert_listener_tls(in, path, listener);
+    if (auto v = field(in, path, "h2c")) {
+      listener.h2c = v->get<bool>();
+      if (protocol && listener.protocol != ListenerProtocol::kHttp) {
+        error(path + "/h2c", std::string("h2c applies only to HTTP listeners, not ") +
+                                 enum_name(kListenerProtocols, listener.protocol) +
+                                 (listener.protocol == ListenerProtocol::kTerminatedHttps
+                                      ? " (offer h2 there with alpn_protocols)"
+                                      : ""));
+      }
+    }
     return listener;
   }
 
-  void convert_insert_headers(const json& in, const std::string& path, Listener& listener) {
+  // ---- TLS ----
+
+  static constexpr const char* kListenerTlsFields[] = {
+      "default_tls_container", "sni_containers",         "tls_versions",
+      "tls_ciphers",           "alpn_protocols",         "client_authentication",
+      "client_ca_tls_container", "client_crl_container", "hsts_max_age",
+      "hsts_include_subdomains", "hsts_preload"};
+
+  void convert_listener_tls(const json& in, const std::string& path, Listener& listener) {
+    const bool terminated = listener.protocol == ListenerProtocol::kTerminatedHttps;
+    if (!terminated) {
+      for (const char* key : kListenerTlsFields) {
+        if (in.contains(key)) {
+          error(json_pointer_append(path, key),
+                std::string(key) + " applies only to TERMINATED_HTTPS listeners, not " +
+                    enum_name(kListenerProtocols, listener.protocol));
+        }
+      }
+      return;
+    }
+    ListenerTls tls;
+    tls.path = path;
+    if (const json* c = nested_object(in, "default_tls_container")) {
+      tls.default_container = convert_container(*c, path + "/default_tls_container");
+    } else if (!in.contains("default_tls_container")) {
+      error(path + "/default_tls_container",
+            "TERMINATED_HTTPS listeners need a default_tls_container (the certificate served "
+            "when no SNI certificate matches)");
+    }
+    if (auto list = in.find("sni_containers"); list != in.end() && list->is_array()) {
+      for (size_t i = 0; i < list->size(); ++i) {
+        if (!(*list)[i].is_object()) continue;
+        tls.sni_containers.push_back(
+            convert_container((*list)[i], json_pointer_append(path + "/sni_containers", i)));
+      }
+    }
+    if (const json* v = field(in, path, "tls_versions")) tls.versions = tls_versions(*v, path);
+    if (auto v = field(in, path, "tls_ciphers")) tls.ciphers = v->get<std::string>();
+    if (auto v = field(in, path, "alpn_protocols")) {
+      tls.alpn_protocols = v->get<std::vector<std::string>>();
+    }
+    const json* auth = field(in, path, "client_authentication");
+    if (auth) {
+      const std::string mode = auth->get<std::string>();
+      tls.client_authentication = mode == "MANDATORY" ? ClientAuthentication::kMandatory
+                                  : mode == "OPTIONAL" ? ClientAuthentication::kOptional
+                                                       : ClientAuthentication::kNone;
+    }
+    if (auto v = field(in, path, "client_ca_tls_container")) tls.client_ca_pem = v->get<std::string>();
+    if (auto v = field(in, path, "client_crl_container")) tls.client_crl_pem = v->get<std::string>();
+    if (tls.client_authentication != ClientAuthentication::kNone && !in.contains("client_ca_tls_container")) {
+      error(path + "/client_authentication",
+            std::string("client_authentication ") + (auth ? auth->get<std::string>() : "") +
+                " needs client_ca_tls_container (the CA that signs client certificates)");
+    }
+    if (in.contains("client_crl_container") && !in.contains("client_ca_tls_container")) {
+      error(path + "/client_crl_container", "client_crl_container needs client_ca_tls_container");
+    }
+    if (auto v = field(in, path, "hsts_max_age")) {
+      listener.hsts.enabled = true;
+      listener.hsts.max_age_s = v->get<uint32_t>();
+    }
+    for (const char* key : {"hsts_include_subdomains", "hsts_preload"}) {
+      const json* v = field(in, path, key);
+      if (!v) continue;
+      if (!listener.hsts.enabled && v->get<bool>()) {
+        error(json_pointer_append(path, key), std::string(key) + " needs hsts_max_age");
+      }
+      (std::string(key) == "hsts_preload" ? listener.hsts.preload
+                                          : listener.hsts.include_subdomains) = v->get<bool>();
+    }
+    listener.tls = std::move(tls);
+  }
+
+  void convert_pool_tls(const json& in, const std::string& path, Pool& pool) {
+    if (in.contains("crl_container") && !in.contains("ca_tls_container")) {
+      error(path + "/crl_container", "crl_container needs ca_tls_container");
+    }
+    const json* enabled = field(in, path, "tls_enabled");
+    if (!enabled || !enabled->get<bool>()) return;  // Octavia keeps the other fields for later
+    if (field(in, path, "protocol") && pool.protocol != PoolProtocol::kHttp) {
+      error(path + "/tls_enabled", std::string("re-encryption (tls_enabled) applies to HTTP pools "
+                                               "here, not ") +
+                                       enum_name(kPoolProtocols, pool.protocol));
+    }
+    PoolTls tls;
+    tls.path = path;
+    if (const json* c = nested_object(in, "tls_container")) {
+      tls.client_certificate = convert_container(*c, path + "/tls_container");
+    }
+    if (auto v = field(in, path, "ca_tls_container")) tls.ca_pem = v->get<std::string>();
+    if (auto v = field(in, path, "crl_container")) tls.crl_pem = v->get<std::string>();
+    if (const json* v = field(in, path, "tls_versions")) tls.versions = tls_versions(*v, path);
+    if (auto v = field(in, path, "tls_ciphers")) tls.ciphers = v->get<std::string>();
+    if (auto v = field(in, path, "alpn_protocols")) {
+      tls.alpn_protocols = v->get<std::vector<std::string>>();
+    }
+    pool.tls = std::move(tls);
+  }
+
+  // Octavia's version names as TlsVersion bits; SSLv3 is refused (BoringSSL has none).
+  uint8_t tls_versions(const json& names, const std::string& object_path) {
+    uint8_t bits = 0;
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string name = names[i].get<std::string>();
+      if (name == "TLSv1") bits |= kTls10;
+      if (name == "TLSv1.1") bits |= kTls11;
+      if (name == "TLSv1.2") bits |= kTls12;
+      if (name == "TLSv1.3") bits |= kTls13;
+      if (name == "SSLv3") {
+        error(json_pointer_append(object_path + "/tls_versions", i),
+              "SSLv3 is not offered: it is broken (POODLE) and BoringSSL does not implement it");
+      }
+    }
+    return bits;
+  }
+
+  TlsContainer convert_container(const json& in, const std::string& path) {
+    TlsContainer c;
+    c.path = path;
+    if (auto v = field(in, path, "id")) c.id = v->get<std::string>();
+    if (auto v = field(in, path, "certificate")) c.certificate = v->get<std::string>();
+    if (auto v = field(in, path, "private_key")) c.private_key = v->get<std::string>();
+    if (auto v = field(in, path, "intermediates")) {
+      c.intermediates = v->get<std::vector<std::string>>();
+    }
+    const bool inline_pem = in.contains("certificate") || in.contains("private_key") ||
+                            in.contains("intermediates");
+    if (in.contains("file")) {
+      if (inline_pem) {
+        error(path + "/file", "give either file or certificate and private_key, not both");
+      }
+      if (auto v = field(in, path, "file")) c.file = resolve_path(v->get<std::string>(), path + "/file");
+    } else {
+      for (const char* key : {"certificate", "private_key"}) {
+        if (!in.contains(key)) {
+          error(json_pointer_append(path, key),
+                std::string(key) + " is required (or file, a PEM bundle with certificate and key)");
+        }
+      }
+    }
+    return c;
+  }
+
+  std::string resolve_path(const std::string& file, const std::string& path) {
+    if (file.front() == '/') return file;
+    if (base_directory_.empty()) {
+      error(path, json_string(file) +
+                      " is relative; only a config loaded from a file may use relative paths");
+      return file;
+    }
+    return base_directory_ + "/" + file;
+  }
+
+  void convert_http2_limits(const json& in, Http2Limits& out) {
+    const std::pair<const char*, uint32_t*> fields[] = {
+        {"max_concurrent_streams", &out.max_concurrent_streams},
+        {"max_header_list_bytes", &out.max_header_list_bytes},
+        {"header_table_bytes", &out.header_table_bytes},
+        {"initial_window_bytes", &out.initial_window_bytes},
+        {"max_resets_per_second", &out.max_resets_per_second},
+        {"max_control_frames_per_second", &out.max_control_frames_per_second},
+        {"header_timeout_ms", &out.header_timeout_ms},
+    };
+    for (const auto& [key, target] : fields) {
+      if (auto v = field(in, "/http2", key)) *target = v->get<uint32_t>();
+    }
+  }
+
+  void convert_tls_sessions(const json& in, TlsSessions& out) {
+    if (auto v = field(in, "/tls", "ticket_key_rotation_s")) out.ticket_key_rotation_s = v->get<uint32_t>();
+    if (auto v = field(in, "/tls", "session_cache_size")) out.session_cache_size = v->get<uint32_t>();
+    if (auto v = field(in, "/tls", "session_timeout_s")) out.session_timeout_s = v->get<uint32_t>();
+  }
+
+  void convert_insert_headers(const json& in, const std::string& path, Listener& listener,
+                              bool protocol_known) {
     auto flag = [&](const char* key, bool& out) {
       const json* v = field(in, path, key);
       if (!v) return;
@@ -425,6 +611,25 @@ class Converter {
     flag("X-Forwarded-For", listener.insert_headers.x_forwarded_for);
     flag("X-Forwarded-Port", listener.insert_headers.x_forwarded_port);
     flag("X-Forwarded-Proto", listener.insert_headers.x_forwarded_proto);
+    InsertHeaders& h = listener.insert_headers;
+    const std::pair<const char*, bool*> client_certificate_headers[] = {
+        {"X-SSL-Client-Verify", &h.x_ssl_client_verify},
+        {"X-SSL-Client-Has-Cert", &h.x_ssl_client_has_cert},
+        {"X-SSL-Client-DN", &h.x_ssl_client_dn},
+        {"X-SSL-Client-CN", &h.x_ssl_client_cn},
+        {"X-SSL-Issuer", &h.x_ssl_issuer},
+        {"X-SSL-Client-SHA1", &h.x_ssl_client_sha1},
+        {"X-SSL-Client-Not-Before", &h.x_ssl_client_not_before},
+        {"X-SSL-Client-Not-After", &h.x_ssl_client_not_after},
+    };
+    for (const auto& [key, target] : client_certificate_headers) {
+      flag(key, *target);
+      if (*target && protocol_known && listener.protocol != ListenerProtocol::kTerminatedHttps) {
+        error(json_pointer_append(path, key),
+              std::string(key) + " needs a TERMINATED_HTTPS listener (it describes the client's "
+                                 "TLS certificate)");
+      }
+    }
   }
 
   void check_pool_reference(const Listener& listener, bool protocol_known,
@@ -452,6 +657,7 @@ class Converter {
 
   const json& doc_;
   const SchemaVerdict& verdict_;
+  const std::string base_directory_;  // for relative certificate paths; empty: none allowed
   std::vector<ConfigError>& errors_;
   std::map<std::string, std::string> listener_ids_, pool_ids_, member_ids_, monitor_ids_;
   std::map<std::string, PoolProtocol> pool_protocols_;
@@ -488,14 +694,14 @@ std::string strip_exception_tag(const std::string& what) {
 
 }  // namespace
 
-LoadResult load_config(const json& document) {
+LoadResult load_config(const json& document, const LoadOptions& options) {
   LoadResult result;
   const std::vector<SchemaError> schema_errors = engine_config_schema().validate(document);
   const SchemaVerdict verdict(schema_errors);
   for (const auto& e : schema_errors) result.errors.push_back(ConfigError{e.path, e.message});
   std::shared_ptr<Config> config;
   try {
-    config = Converter(document, verdict, result.errors).run();
+    config = Converter(document, verdict, options.base_directory, result.errors).run();
   } catch (const std::exception& e) {
     // The schema vouched for every value read; reaching this is a bug, reported, not thrown.
     result.errors.push_back(ConfigError{"", std::string("internal error: ") + e.what()});
@@ -508,7 +714,7 @@ LoadResult load_config(const json& document) {
   return result;
 }
 
-LoadResult load_config_json(std::string_view json_text) {
+LoadResult load_config_json(std::string_view json_text, const LoadOptions& options) {
   json document;
   try {
     document = json::parse(json_text);
@@ -517,7 +723,14 @@ LoadResult load_config_json(std::string_view json_text) {
     result.errors.push_back(ConfigError{"", "invalid JSON: " + strip_exception_tag(e.what())});
     return result;
   }
-  return load_config(document);
+  return load_config(document, options);
+}
+
+LoadOptions options_for_file(const std::string& path) {
+  LoadOptions options;
+  const auto slash = path.rfind('/');
+  options.base_directory = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  return options;
 }
 
 LoadResult load_config_file(const std::string& path) {
@@ -530,7 +743,7 @@ LoadResult load_config_file(const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return load_config_json(text.str());
+  return load_config_json(text.str(), options_for_file(path));
 }
 
 std::string format_errors(const std::vector<ConfigError>& errors) {

@@ -40,6 +40,21 @@ void Engine::run_on_all_workers(const std::function<void(Worker&)>& task) {
 
 ApplyResult Engine::apply(std::shared_ptr<const config::Config> config) {
   ApplyResult result;
+  // The config format has TLS and HTTP/2; the proxy gets them in the next commits. Until then
+  // refuse them rather than proxy TLS bytes as TCP or ignore h2c.
+  for (size_t i = 0; i < config->listeners.size(); ++i) {
+    const auto& listener = config->listeners[i];
+    const std::string path = "/listeners/" + std::to_string(i);
+    if (listener.tls) result.errors.push_back({path + "/protocol", "TERMINATED_HTTPS is not supported by this engine yet"});
+    if (listener.h2c) result.errors.push_back({path + "/h2c", "h2c is not supported by this engine yet"});
+  }
+  for (size_t i = 0; i < config->pools.size(); ++i) {
+    if (config->pools[i].tls) {
+      result.errors.push_back({"/pools/" + std::to_string(i) + "/tls_enabled",
+                               "re-encryption to members is not supported by this engine yet"});
+    }
+  }
+  if (!result.ok()) return result;
   // 1. Bind what is new; keep what stays.
   std::map<std::string, std::vector<net::UniqueFd>> fresh;
   std::vector<std::string> wanted;

@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", error.c_str());
       return 1;
     }
-    auto loaded = pharos::config::load_config(*initial_document);
+    auto loaded = pharos::config::load_config(
+        *initial_document, pharos::config::options_for_file(options->config_path));
     if (!loaded.ok()) {
       std::fputs(pharos::config::format_errors(loaded.errors).c_str(), stderr);
       return 1;

@@ -386,10 +386,11 @@ TEST(LoadConfig, ProtocolPairsFollowOctavia) {
       doc["pools"][0]["protocol"] = pool;
       auto result = load_config(doc);
       bool pair_ok = std::find(pools.begin(), pools.end(), pool) != pools.end();
-      // TLS termination and the PROXY protocol are refused until the engine implements them.
+      // The PROXY protocol is refused until the engine implements it; a TERMINATED_HTTPS
+      // listener needs its certificate.
       std::set<std::string> expected;
       if (!pair_ok) expected.insert("/listeners/0/default_pool_id");
-      if (listener == "TERMINATED_HTTPS") expected.insert("/listeners/0/protocol");
+      if (listener == "TERMINATED_HTTPS") expected.insert("/listeners/0/default_tls_container");
       if (std::string(pool) == "PROXY") expected.insert("/pools/0/protocol");
       Paths got = paths(result);
       EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), expected)
@@ -401,11 +402,8 @@ TEST(LoadConfig, ProtocolPairsFollowOctavia) {
 
 TEST(LoadConfig, UnimplementedProtocolsAreRefusedWithAReason) {
   json doc = base();
-  doc["listeners"][0]["protocol"] = "TERMINATED_HTTPS";
   doc["pools"][0]["protocol"] = "PROXY";
   auto result = load_config(doc);
-  EXPECT_EQ(message_at(result, "/listeners/0/protocol"),
-            "TERMINATED_HTTPS listeners are not supported by this engine yet");
   EXPECT_EQ(message_at(result, "/pools/0/protocol"),
             "PROXY pools (the PROXY protocol towards members) are not supported by this engine yet");
 }
@@ -565,6 +563,179 @@ TEST(LoadConfig, EmptyDocumentNeedsOnlyAVersion) {
   EXPECT_EQ(result.config->version, 3u);
   EXPECT_TRUE(result.config->listeners.empty());
   EXPECT_EQ(result.config->http.max_header_bytes, 16384u);
+}
+
+// ---- TLS ----
+
+const char* kPem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const char* kKey = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
+
+json https_base() {
+  json doc = base();
+  json& l = doc["listeners"][0];
+  l["protocol"] = "TERMINATED_HTTPS";
+  l["protocol_port"] = 8443;
+  l["default_tls_container"] = {{"certificate", kPem}, {"private_key", kKey}};
+  return doc;
+}
+
+TEST(LoadConfigTls, TerminatedHttpsListenerConverts) {
+  json doc = https_base();
+  json& l = doc["listeners"][0];
+  l["default_tls_container"]["intermediates"] = {kPem};
+  l["sni_containers"] = {{{"id", "ecdsa"}, {"file", "/etc/pharos/certs/a.pem"}},
+                         {{"certificate", kPem}, {"private_key", kKey}}};
+  l["tls_versions"] = {"TLSv1.2", "TLSv1.3"};
+  l["tls_ciphers"] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+  l["alpn_protocols"] = {"h2", "http/1.1"};
+  l["client_authentication"] = "OPTIONAL";
+  l["client_ca_tls_container"] = kPem;
+  l["client_crl_container"] = "-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n";
+  l["hsts_max_age"] = 31536000;
+  l["hsts_include_subdomains"] = true;
+  l["insert_headers"] = {{"X-SSL-Client-CN", "true"}, {"X-SSL-Issuer", true}, {"X-Forwarded-Proto", true}};
+  doc["tls"] = {{"ticket_key_rotation_s", 600}, {"session_cache_size", 0}};
+  auto result = load_config(doc);
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  const Listener& listener = result.config->listeners[0];
+  ASSERT_TRUE(listener.tls.has_value());
+  const ListenerTls& tls = *listener.tls;
+  EXPECT_EQ(tls.path, "/listeners/0");
+  EXPECT_EQ(tls.default_container.certificate, kPem);
+  EXPECT_EQ(tls.default_container.intermediates.size(), 1u);
+  EXPECT_EQ(tls.default_container.path, "/listeners/0/default_tls_container");
+  ASSERT_EQ(tls.sni_containers.size(), 2u);
+  EXPECT_EQ(tls.sni_containers[0].file, "/etc/pharos/certs/a.pem");
+  EXPECT_EQ(tls.sni_containers[0].id, "ecdsa");
+  EXPECT_EQ(tls.sni_containers[1].path, "/listeners/0/sni_containers/1");
+  EXPECT_EQ(tls.versions, kTls12 | kTls13);
+  EXPECT_EQ(tls.alpn_protocols, (std::vector<std::string>{"h2", "http/1.1"}));
+  EXPECT_EQ(tls.client_authentication, ClientAuthentication::kOptional);
+  EXPECT_FALSE(tls.client_crl_pem.empty());
+  EXPECT_TRUE(listener.hsts.enabled);
+  EXPECT_EQ(listener.hsts.max_age_s, 31536000u);
+  EXPECT_TRUE(listener.hsts.include_subdomains);
+  EXPECT_FALSE(listener.hsts.preload);
+  EXPECT_TRUE(listener.insert_headers.x_ssl_client_cn);
+  EXPECT_TRUE(listener.insert_headers.x_ssl_issuer);
+  EXPECT_FALSE(listener.insert_headers.x_ssl_client_dn);
+  EXPECT_TRUE(listener.insert_headers.any_client_certificate_header());
+  EXPECT_EQ(result.config->tls.ticket_key_rotation_s, 600u);
+  EXPECT_EQ(result.config->tls.session_cache_size, 0u);
+  EXPECT_EQ(result.config->tls.session_timeout_s, 300u);
+  EXPECT_FALSE(result.config->listeners[0].h2c);
+}
+
+TEST(LoadConfigTls, DefaultsAreSecure) {
+  auto result = load_config(https_base());
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  const ListenerTls& tls = *result.config->listeners[0].tls;
+  EXPECT_EQ(tls.versions, kDefaultTlsVersions);
+  EXPECT_TRUE(tls.ciphers.empty());
+  EXPECT_EQ(tls.client_authentication, ClientAuthentication::kNone);
+  EXPECT_FALSE(result.config->listeners[0].hsts.enabled);
+}
+
+TEST(LoadConfigTls, TlsFieldsOnlyOnTerminatedHttps) {
+  json doc = base();
+  json& l = doc["listeners"][0];
+  l["default_tls_container"] = {{"certificate", kPem}, {"private_key", kKey}};
+  l["tls_versions"] = {"TLSv1.3"};
+  l["hsts_max_age"] = 10;
+  l["insert_headers"] = {{"X-SSL-Client-DN", true}};
+  auto result = load_config(doc);
+  EXPECT_EQ(paths(result),
+            (Paths{"/listeners/0/default_tls_container", "/listeners/0/hsts_max_age",
+                   "/listeners/0/insert_headers/X-SSL-Client-DN", "/listeners/0/tls_versions"}));
+  EXPECT_EQ(message_at(result, "/listeners/0/tls_versions"),
+            "tls_versions applies only to TERMINATED_HTTPS listeners, not HTTP");
+}
+
+TEST(LoadConfigTls, SemanticErrorsNameTheField) {
+  json doc = https_base();
+  json& l = doc["listeners"][0];
+  l.erase("default_tls_container");
+  l["sni_containers"] = {{{"certificate", kPem}},
+                         {{"file", "/a.pem"}, {"certificate", kPem}, {"private_key", kKey}},
+                         {{"file", "relative.pem"}}};
+  l["tls_versions"] = {"SSLv3", "TLSv1.2"};
+  l["client_authentication"] = "MANDATORY";
+  l["client_crl_container"] = kPem;
+  l["hsts_preload"] = true;
+  l["h2c"] = true;
+  auto result = load_config(doc);
+  EXPECT_EQ(paths(result),
+            (Paths{"/listeners/0/client_authentication", "/listeners/0/client_crl_container",
+                   "/listeners/0/default_tls_container", "/listeners/0/h2c",
+                   "/listeners/0/hsts_preload", "/listeners/0/sni_containers/0/private_key",
+                   "/listeners/0/sni_containers/1/file", "/listeners/0/sni_containers/2/file",
+                   "/listeners/0/tls_versions/0"}))
+      << format_errors(result.errors);
+  EXPECT_EQ(message_at(result, "/listeners/0/client_authentication"),
+            "client_authentication MANDATORY needs client_ca_tls_container (the CA that signs "
+            "client certificates)");
+  EXPECT_EQ(message_at(result, "/listeners/0/sni_containers/2/file"),
+            "\"relative.pem\" is relative; only a config loaded from a file may use relative paths");
+}
+
+TEST(LoadConfigTls, RelativeCertificatePathsResolveAgainstTheConfigFile) {
+  json doc = https_base();
+  doc["listeners"][0]["default_tls_container"] = {{"file", "certs/server.pem"}};
+  LoadOptions options;
+  options.base_directory = "/srv/pharos";
+  auto result = load_config(doc, options);
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  EXPECT_EQ(result.config->listeners[0].tls->default_container.file, "/srv/pharos/certs/server.pem");
+  EXPECT_EQ(options_for_file("x.json").base_directory, ".");
+  EXPECT_EQ(options_for_file("/x.json").base_directory, "/");
+  EXPECT_EQ(options_for_file("a/b/x.json").base_directory, "a/b");
+}
+
+TEST(LoadConfigTls, PoolReencryption) {
+  json doc = base();
+  json& p = doc["pools"][0];
+  p["tls_enabled"] = true;
+  p["ca_tls_container"] = kPem;
+  p["tls_container"] = {{"certificate", kPem}, {"private_key", kKey}};
+  p["alpn_protocols"] = {"http/1.1"};
+  p["tls_versions"] = {"TLSv1.3"};
+  auto result = load_config(doc);
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  const Pool& pool = result.config->pools[0];
+  ASSERT_TRUE(pool.tls.has_value());
+  EXPECT_EQ(pool.tls->ca_pem, kPem);
+  ASSERT_TRUE(pool.tls->client_certificate.has_value());
+  EXPECT_EQ(pool.tls->client_certificate->path, "/pools/0/tls_container");
+  EXPECT_EQ(pool.tls->versions, kTls13);
+
+  p["tls_enabled"] = false;  // kept for later, not used
+  p["crl_container"] = kPem;
+  p.erase("ca_tls_container");
+  result = load_config(doc);
+  EXPECT_EQ(paths(result), (Paths{"/pools/0/crl_container"}));
+
+  json tcp = base();
+  tcp["listeners"][0]["protocol"] = "TCP";
+  tcp["pools"][0]["protocol"] = "TCP";
+  tcp["pools"][0]["tls_enabled"] = true;
+  EXPECT_EQ(paths(load_config(tcp)), (Paths{"/pools/0/tls_enabled"}));
+}
+
+TEST(LoadConfigTls, H2cOnHttpListenersAndHttp2Limits) {
+  json doc = base();
+  doc["listeners"][0]["h2c"] = true;
+  doc["http2"] = {{"max_concurrent_streams", 50}, {"max_resets_per_second", 10}};
+  auto result = load_config(doc);
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  EXPECT_TRUE(result.config->listeners[0].h2c);
+  EXPECT_EQ(result.config->http2.max_concurrent_streams, 50u);
+  EXPECT_EQ(result.config->http2.max_resets_per_second, 10u);
+  EXPECT_EQ(result.config->http2.header_table_bytes, 4096u);
+
+  doc["http2"]["max_concurrent_streams"] = 0;
+  doc["listeners"][0]["protocol"] = "TCP";
+  doc["pools"][0]["protocol"] = "TCP";
+  EXPECT_EQ(paths(load_config(doc)), (Paths{"/http2/max_concurrent_streams", "/listeners/0/h2c"}));
 }
 
 TEST(FormatErrors, OneLinePerError) {
