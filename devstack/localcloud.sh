@@ -142,8 +142,8 @@ EOF
 write_configs() {
     mkdir -p "$ETC"/{mariadb,keystone,neutron,octavia/conf.d} "$RUN" "$LOG" "$BIN" "$STAMP" \
              "$LC/mariadb" "$LC/keystone"/{fernet-keys,credential-keys} \
-             "$LC/neutron" "$LC/octavia" "$LC/lock"
-    chmod 700 "$LC/keystone"/{fernet-keys,credential-keys}
+             "$LC/neutron" "$LC/octavia" "$LC/lock" "$LC/certificates"
+    chmod 700 "$LC/keystone"/{fernet-keys,credential-keys} "$LC/certificates"
 
     cat > "$MYCNF" <<EOF
 [mysqld]
@@ -278,6 +278,13 @@ status_socket_path = $RUN/octavia-status.sock
 stats_socket_path = $RUN/octavia-stats.sock
 get_socket_path = $RUN/octavia-get.sock
 enabled_provider_agents = $OCTAVIA_PROVIDER_AGENTS
+[certificates]
+# No Barbican here: TLS container refs are names of files in storage_path
+# (<ref>.crt, <ref>.key, optional <ref>.int and <ref>.pass; a CA bundle or a
+# CRL used as a secret is <ref>.crt alone), what Octavia's local cert manager
+# reads. Write them there, then pass <ref> as --default-tls-container-ref.
+cert_manager = local_cert_manager
+storage_path = $LC/certificates
 [oslo_concurrency]
 lock_path = $LC/lock
 [oslo_policy]

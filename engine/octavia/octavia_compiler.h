@@ -3,6 +3,10 @@
 // schema/engine-config.schema.json, then validates that document with the engine's own loader.
 // This is what the provider driver calls at API time through pharos._core, so a request the
 // engine cannot serve is refused before anything is accepted.
+// TLS: the certificate data Octavia read from its certificate manager (*_container_data) becomes
+// the engine's PEM fields (default_tls_container, sni_containers, client_ca_tls_container, ...);
+// errors about it are reported under the *_ref field the user set. The compiler moves PEM text
+// only: pharos.tls_material checks it at API time, the engine's BoringSSL code when it applies.
 #pragma once
 
 #include <string>

@@ -3,7 +3,8 @@
 Thin on purpose: each mutation applies the change to the stored load balancer
 tree, compiles the whole new tree with the engine's own compiler
 (`pharos._core`, GIL released in C++), and stores it with desired_version + 1
-only if it compiles. It returns at once; the controller (provider agent)
+only if it compiles. It then wakes the controllers (one UDP datagram each,
+`pharos.controller.wakeup`) and returns; the controller (provider agent)
 creates amphorae, pushes configs and reports statuses.
 """
 import json
@@ -21,7 +22,9 @@ from pharos import config as pharos_config
 from pharos import errors
 from pharos import flavor
 from pharos import store as pharos_store
+from pharos import tls_material
 from pharos import tree as lbtree
+from pharos.controller import wakeup
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -41,9 +44,10 @@ def _first_set(*values):
 
 
 class PharosProviderDriver(provider_base.ProviderDriver):
-    def __init__(self, store=None):
+    def __init__(self, store=None, conf=None):
         super().__init__()
         self._store = store
+        self._conf = conf or CONF
         self._store_lock = threading.Lock()
 
     @property
@@ -52,14 +56,21 @@ class PharosProviderDriver(provider_base.ProviderDriver):
             with self._store_lock:
                 if self._store is None:
                     self._store = pharos_store.Store(
-                        pharos_config.store_url())
+                        pharos_config.store_url(self._conf))
         return self._store
+
+    def _wake(self, lb_id):
+        """After the commit: a controller woken earlier could miss it."""
+        wakeup.notify(self._conf, lb_id)
 
     # ---- helpers --------------------------------------------------------
 
     @staticmethod
-    def compile(tree):
-        """Compile or raise the octavia-lib exception the API expects."""
+    def compile(tree, previous=None):
+        """Compile or raise the octavia-lib exception the API expects.
+        Certificate material not in `previous` (the stored tree) is checked
+        first (pharos.tls_material)."""
+        tls_material.check_tree(tree, previous)
         try:
             return _core.compile_loadbalancer(json.dumps(tree))
         except _core.UnsupportedOption as e:
@@ -98,13 +109,14 @@ class PharosProviderDriver(provider_base.ProviderDriver):
                 raise lib_exc.DriverError(user_fault_string=message,
                                           operator_fault_string=message)
             if compile_it:
-                self.compile(tree)
+                self.compile(tree, record.tree)
             version = self.store.save_tree(lb_id, tree,
                                            record.desired_version,
                                            deleted=deleted, cascade=cascade)
             if version is not None:
                 LOG.debug('pharos: load balancer %s now at version %d',
                           lb_id, version)
+                self._wake(lb_id)
                 return version
         message = 'load balancer %s is being changed concurrently' % lb_id
         raise lib_exc.DriverError(user_fault_string=message,
@@ -124,6 +136,7 @@ class PharosProviderDriver(provider_base.ProviderDriver):
             loadbalancer.loadbalancer_id,
             None if _unset(loadbalancer.project_id)
             else loadbalancer.project_id, tree)
+        self._wake(loadbalancer.loadbalancer_id)
 
     def loadbalancer_update(self, old_loadbalancer, new_loadbalancer):
         lb_id = _first_set(new_loadbalancer.loadbalancer_id,

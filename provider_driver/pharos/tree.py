@@ -12,22 +12,73 @@ from octavia_lib.api.drivers import data_models
 
 KINDS = ('loadbalancer', 'listener', 'pool', 'member', 'healthmonitor')
 
+# Children the functions below place themselves (or drop), never copied as
+# fields of their parent.
+_CHILDREN = frozenset(('listeners', 'pools', 'members', 'healthmonitor',
+                       'l7policies', 'rules', 'default_pool'))
+
+
+def _plain(value):
+    """A value as JSON can hold it. Octavia hands certificate material
+    (the *_container_data fields) over as bytes; PEM is ASCII, and anything
+    else is kept readable enough for tls_material to refuse it by name."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode('utf-8')
+        except UnicodeDecodeError:
+            return value.decode('latin-1')
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()
+                if not isinstance(v, data_models.UnsetType)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _is_model(value):
+    if isinstance(value, data_models.BaseDataModel):
+        return True
+    return isinstance(value, (list, tuple)) and any(
+        isinstance(v, data_models.BaseDataModel) for v in value)
+
 
 def to_dict(obj):
-    """octavia-lib object -> dict of the fields that are set (Unset skipped)."""
+    """octavia-lib object -> dict of the fields that are set (Unset skipped).
+
+    Lists of values (allowed_cidrs, tls_versions, sni_container_data...) are
+    kept, which octavia-lib's own to_dict() drops; child objects are not.
+    """
     if obj is None or isinstance(obj, data_models.UnsetType):
         return {}
-    if isinstance(obj, dict):
-        return {k: v for k, v in obj.items()
-                if not isinstance(v, data_models.UnsetType)}
-    return obj.to_dict()
+    items = obj.items() if isinstance(obj, dict) else vars(obj).items()
+    return {k: _plain(v) for k, v in items
+            if not k.startswith('_') and k not in _CHILDREN and
+            not isinstance(v, data_models.UnsetType) and not _is_model(v)}
+
+
+# A certificate reference and the data Octavia read for it. An update carries
+# the data only with a new reference; a reference in an update without its
+# data was cleared, and its old data goes with it.
+_MATERIAL_OF_REF = {
+    'default_tls_container_ref': 'default_tls_container_data',
+    'sni_container_refs': 'sni_container_data',
+    'client_ca_tls_container_ref': 'client_ca_tls_container_data',
+    'client_crl_container_ref': 'client_crl_container_data',
+    'tls_container_ref': 'tls_container_data',
+    'ca_tls_container_ref': 'ca_tls_container_data',
+    'crl_container_ref': 'crl_container_data',
+}
 
 
 def merge(old, update):
     """`old` with the set fields of `update` (None is a value: 'unset it')."""
     out = dict(old)
-    for key, value in to_dict(update).items():
+    changes = to_dict(update)
+    for key, value in changes.items():
         out[key] = value
+    for ref, data in _MATERIAL_OF_REF.items():
+        if ref in changes and data not in changes:
+            out.pop(data, None)
     return out
 
 

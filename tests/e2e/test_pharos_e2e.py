@@ -292,15 +292,15 @@ def refused(*args):
 def test_unsupported_option_refused_at_api_time(lb):
     # Octavia 11 hands the provider session_persistence=None on pool *create*
     # (the relationship is not loaded yet), so the refusal is shown on update,
-    # where the field reaches the driver; a TLS pool is refused on create.
+    # where the field reaches the driver; a PROXY pool is refused on create.
     t = time.monotonic()
     err = refused('loadbalancer', 'pool', 'set', '--session-persistence', 'type=SOURCE_IP',
                   lb['pool'])
     TIMINGS['unsupported option refused (pool set)'] = time.monotonic() - t
     assert 'session_persistence' in err and 'not supported' in err
     err = refused('loadbalancer', 'pool', 'create', '--loadbalancer', lb['lb'],
-                  '--protocol', 'HTTP', '--lb-algorithm', 'ROUND_ROBIN', '--enable-tls')
-    assert 'tls_enabled' in err and 'not supported' in err
+                  '--protocol', 'PROXY', '--lb-algorithm', 'ROUND_ROBIN')
+    assert 'protocol' in err and 'not supported' in err
     assert osc('loadbalancer', 'show', lb['lb'])['provisioning_status'] == 'ACTIVE'
     pools = osc('loadbalancer', 'pool', 'list', '--loadbalancer', lb['lb'])
     assert [p['id'] for p in pools] == [lb['pool']]

@@ -34,6 +34,42 @@ class FakeDriverLibrary:
             {'loadbalancer_id': lb_id, 'listeners': tree['listeners'],
              'pools': tree['pools']})
 
+    def _object(self, kind, obj_id):
+        """An object of a committed tree, as the driver agent returns it
+        (hidden when its load balancer or itself is)."""
+        from octavia_lib.api.drivers import data_models
+        lb_id = self.store.loadbalancer_of(obj_id)
+        if lb_id is None or lb_id in self.hidden or obj_id in self.hidden:
+            return None
+        tree = self.store.get_loadbalancer(lb_id).tree
+        for listener in tree['listeners']:
+            if kind == 'listener' and listener.get('listener_id') == obj_id:
+                return data_models.Listener.from_dict(dict(listener))
+        for pool in tree['pools']:
+            if kind == 'pool' and pool.get('pool_id') == obj_id:
+                return data_models.Pool.from_dict(
+                    {k: v for k, v in pool.items()
+                     if k not in ('members', 'healthmonitor')})
+            hm = pool.get('healthmonitor') or {}
+            if kind == 'healthmonitor' and hm.get('healthmonitor_id') == obj_id:
+                return data_models.HealthMonitor.from_dict(dict(hm))
+            for member in pool.get('members', []):
+                if kind == 'member' and member.get('member_id') == obj_id:
+                    return data_models.Member.from_dict(dict(member))
+        return None
+
+    def get_listener(self, listener_id):
+        return self._object('listener', listener_id)
+
+    def get_pool(self, pool_id):
+        return self._object('pool', pool_id)
+
+    def get_member(self, member_id):
+        return self._object('member', member_id)
+
+    def get_healthmonitor(self, healthmonitor_id):
+        return self._object('healthmonitor', healthmonitor_id)
+
     def entries(self, collection, obj_id):
         with self.lock:
             return [e for doc in self.statuses for e in doc.get(collection, [])

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -47,6 +48,7 @@ def env(net):
     for key, value in (('state_dir', state), ('local_bridge_netns', net.bridge_ns),
                        ('controller_bind', '169.254.0.1'),
                        ('heartbeat_port', free_udp_port()),
+                       ('wakeup_port', free_udp_port()),
                        ('heartbeat_interval', 1), ('heartbeat_timeout', 3),
                        ('local_management_cidr', '169.254.200.0/24'),
                        ('heartbeat_key', 'test-heartbeat-key-0123456789')):
@@ -54,7 +56,7 @@ def env(net):
     store = pharos_store.Store(pharos_config.store_url(conf))
     lib = fakes.FakeDriverLibrary(store)
     ctl = controller_agent.Controller(conf, store=store, lib=lib, controller_id='test')
-    drv = pharos_driver.PharosProviderDriver(store=store)
+    drv = pharos_driver.PharosProviderDriver(store=store, conf=conf)
     e = dict(conf=conf, store=store, lib=lib, ctl=ctl, driver=drv, net=net, state=state)
     try:
         yield e
@@ -65,6 +67,8 @@ def env(net):
                 ctl.compute.delete(amp.compute_id if amp.compute_id.get('netns')
                                    else ctl.compute.handle_for(amp.id))
         ctl.health.close()
+        ctl.waker.close()
+        e['ctl'].waker.close()
         store.dispose()
         shutil.rmtree(state, ignore_errors=True)
 
@@ -226,6 +230,7 @@ def test_restart_resumes_and_interrupted_create_is_cleaned(env):
                                                                       socket.SOCK_DGRAM),
                                        controller_id='test')
     e['ctl'].health.close()
+    e['ctl'].waker.close()
     e['ctl'] = ctl2
     reconcile_all(e)
     assert not local.netns_exists('pharos-amp-' + stale_id[:8])
@@ -316,15 +321,16 @@ def test_option_octavia_hid_from_the_driver_is_refused_by_the_controller(env):
     lb_id = objs['lb'].loadbalancer_id
     pool2 = make_pool(objs['lb'], name='sticky')
     e['driver'].pool_create(pool2)          # what the driver was given: no persistence
-    real = e['lib'].get_loadbalancer
+    real = e['lib'].get_pool
+    sticky = {'type': 'SOURCE_IP', 'cookie_name': None}
 
-    def committed(lb):
-        got = real(lb)
-        for p in got.pools:
-            if p['pool_id'] == pool2.pool_id:
-                p['session_persistence'] = {'type': 'SOURCE_IP', 'cookie_name': None}
+    def committed(pool_id):
+        got = real(pool_id)
+        if got is not None and pool_id == pool2.pool_id:
+            got.session_persistence = sticky
         return got
-    e['lib'].get_loadbalancer = committed
+    # the controller reads back only the added pool (not the whole tree)
+    e['lib'].get_pool = committed
     for r in e['ctl'].reconciler.claim():
         e['ctl'].reconciler.reconcile(r)
     assert e['lib'].last('pools', pool2.pool_id, 'provisioning_status') == 'ERROR'
@@ -333,7 +339,70 @@ def test_option_octavia_hid_from_the_driver_is_refused_by_the_controller(env):
     assert 'session_persistence' in record.status_reason
     assert record.applied_version < record.desired_version
     # the user deletes the pool: back to ACTIVE
-    e['lib'].get_loadbalancer = real
+    e['lib'].get_pool = real
     e['driver'].pool_delete(pool2)          # a new version: retried at once
     reconcile_all(e)
     assert e['lib'].last('loadbalancers', lb_id, 'provisioning_status') == 'ACTIVE'
+
+
+def test_running_controller_is_woken_by_the_driver(env):
+    """The real loop and amphora: each driver call wakes the controller, which
+    applies it long before its next poll (set far away)."""
+    e = env
+    e['conf'].set_override('reconcile_interval', 300, 'pharos')
+    ctl, lib = e['ctl'], e['lib']
+    stop = threading.Event()
+    loop = threading.Thread(target=ctl.run, args=(stop,))
+    loop.start()
+    try:
+        wait_for(lambda: ctl.passes >= 1, 30, 'the first pass')
+        objs = build_lb(e, members=(1,), hm=False)
+        lb_id = objs['lb'].loadbalancer_id
+        m1 = objs['members'][0].member_id
+
+        def applied():
+            r = e['store'].get_loadbalancer(lb_id)
+            return r.applied_version == r.desired_version and \
+                lib.last('members', m1, 'provisioning_status') == 'ACTIVE'
+        wait_for(applied, 120, 'the tree applied')
+        assert ctl.waker.received >= 1
+        assert served_names(e, objs['lb'].vip_address, 3) == {'member-1'}
+        # one more change, one more wake-up
+        received = ctl.waker.received
+        address = e['net'].add_member(2)
+        m2 = make_member(objs['pool'], 2, address=address)
+        e['driver'].member_create(m2)
+        wait_for(lambda: lib.last('members', m2.member_id,
+                                  'provisioning_status') == 'ACTIVE',
+                 120, 'member 2 ACTIVE')
+        assert ctl.waker.received > received
+        e['driver'].loadbalancer_delete(objs['lb'], cascade=True)
+        wait_for(lambda: e['store'].get_loadbalancer(lb_id) is None, 120,
+                 'the load balancer deleted')
+        assert lib.last('loadbalancers', lb_id,
+                        'provisioning_status') == 'DELETED'
+    finally:
+        stop.set()
+        loop.join(60)
+    assert not loop.is_alive()
+
+
+def test_added_member_not_visible_yet_waits(env):
+    """Only the added member is read back; until Octavia shows it, nothing
+    is reported and the version stays unapplied."""
+    e = env
+    objs = build_lb(e, members=(1,), hm=False)
+    reconcile_all(e)
+    lb_id = objs['lb'].loadbalancer_id
+    m2 = make_member(objs['pool'], 2, address=e['net'].add_member(2))
+    e['driver'].member_create(m2)
+    e['lib'].hidden.add(m2.member_id)
+    for r in e['ctl'].reconciler.claim():
+        e['ctl'].reconciler.reconcile(r)
+    assert e['lib'].last('members', m2.member_id, 'provisioning_status') is None
+    record = e['store'].get_loadbalancer(lb_id)
+    assert record.applied_version < record.desired_version
+    e['lib'].hidden.clear()
+    reconcile_all(e)
+    assert e['lib'].last('members', m2.member_id,
+                         'provisioning_status') == 'ACTIVE'

@@ -211,7 +211,7 @@ def test_invalid_value_refused_as_driver_error(driver, store, full):
 
 def test_unsupported_lb_create_stores_nothing(driver, store):
     lb = make_lb()
-    listener = make_listener(lb, protocol='TERMINATED_HTTPS', protocol_port=443)
+    listener = make_listener(lb, protocol='UDP', protocol_port=53)
     lb.listeners = [listener]
     with pytest.raises(lib_exc.UnsupportedOptionError) as exc:
         driver.loadbalancer_create(lb)

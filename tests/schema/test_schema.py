@@ -5,7 +5,11 @@ validator; both suites agreeing on every file is what keeps the driver, the agen
 engine from drifting apart.
 """
 import json
+import os
 import pathlib
+import re
+import shutil
+import subprocess
 
 import jsonschema
 import pytest
@@ -136,3 +140,97 @@ def test_expected_codes(validator, value, ok):
     doc = load(EXAMPLES / "all-fields.json")
     doc["pools"][0]["healthmonitor"]["expected_codes"] = value
     assert validator.is_valid(doc) is ok
+
+
+# ---- TLS: the TERMINATED_HTTPS example and its test certificates ----------------
+
+HTTPS_EXAMPLE = EXAMPLES / "https-two-members.json"
+MAKE_CERTS = EXAMPLES / "make-test-certs.sh"
+ENGINE = pathlib.Path(os.environ.get("PHAROS_BUILD_DIR", REPO / "build")) / "bin" / "pharos-engine"
+
+
+@pytest.fixture(scope="module")
+def https_copy(tmp_path_factory):
+    """The HTTPS example beside a fresh certs/ made by make-test-certs.sh."""
+    out = tmp_path_factory.mktemp("https-example")
+    shutil.copy(HTTPS_EXAMPLE, out / HTTPS_EXAMPLE.name)
+    subprocess.run([str(MAKE_CERTS), str(out / "certs")], check=True, capture_output=True)
+    return out
+
+
+def test_https_example_is_what_the_docs_say():
+    doc = load(HTTPS_EXAMPLE)
+    listener = doc["listeners"][0]
+    assert listener["protocol"] == "TERMINATED_HTTPS"
+    assert (listener["bind_address"], listener["protocol_port"]) == ("127.0.0.1", 18443)
+    assert listener["alpn_protocols"] == ["h2", "http/1.1"]
+    assert not listener["default_tls_container"]["file"].startswith("/")
+    members = doc["pools"][0]["members"]
+    assert [(m["address"], m["protocol_port"]) for m in members] == [
+        ("127.0.0.1", 18481), ("127.0.0.1", 18482)]
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("certs/server.pem", True), ("/etc/pharos/server.pem", True), ("server.pem", True),
+    ("", False),
+])
+def test_tls_container_file_may_be_relative(validator, value, ok):
+    doc = load(HTTPS_EXAMPLE)
+    doc["listeners"][0]["default_tls_container"] = {"file": value}
+    assert validator.is_valid(doc) is ok
+
+
+def test_no_private_key_is_committed():
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files", "schema"],
+                             capture_output=True, text=True).stdout.split()
+    for name in tracked:
+        path = REPO / name
+        if path.is_file() and path.stat().st_size < 1_000_000:
+            assert "PRIVATE KEY-----" not in path.read_text(errors="replace") or \
+                name.endswith((".md", ".sh", ".py")), f"{name} holds a private key"
+
+
+@pytest.mark.parametrize("bundle,key_type", [
+    ("server-ecdsa.pem", "ec"), ("server-rsa.pem", "rsa"),
+])
+def test_make_test_certs_bundles(https_copy, bundle, key_type):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    text = (https_copy / "certs" / bundle).read_bytes()
+    blocks = re.findall(rb"-----BEGIN ([A-Z ]+)-----", text)
+    assert blocks == [b"CERTIFICATE", b"CERTIFICATE", b"PRIVATE KEY"]  # cert, chain, key
+    certs = [x509.load_pem_x509_certificate(b) for b in re.findall(
+        rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", text, re.S)]
+    key = serialization.load_pem_private_key(re.search(
+        rb"-----BEGIN PRIVATE KEY-----.*?-----END PRIVATE KEY-----\n", text, re.S).group(0), None)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert key.public_key().public_bytes(serialization.Encoding.DER, spki) == \
+        certs[0].public_key().public_bytes(serialization.Encoding.DER, spki)
+    if key_type == "ec":
+        assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
+    else:
+        assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
+    san = certs[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in san.get_values_for_type(x509.DNSName)
+    assert "127.0.0.1" in {str(a) for a in san.get_values_for_type(x509.IPAddress)}
+    assert certs[0].issuer == certs[1].subject  # the chain is the issuing intermediate
+    ca = x509.load_pem_x509_certificate((https_copy / "certs" / "ca.pem").read_bytes())
+    assert certs[1].issuer == ca.subject
+    crl = x509.load_pem_x509_crl((https_copy / "certs" / "ca.crl.pem").read_bytes())
+    revoked = x509.load_pem_x509_certificate(
+        (https_copy / "certs" / "client-revoked.pem").read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(revoked.serial_number) is not None
+
+
+def test_https_example_passes_engine_check_config(https_copy):
+    if not ENGINE.exists():
+        pytest.skip(f"{ENGINE} is not built")
+    proc = subprocess.run([str(ENGINE), "--check-config", str(https_copy / HTTPS_EXAMPLE.name)],
+                          capture_output=True, text=True, timeout=60)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0 and ("TERMINATED_HTTPS listeners are not supported" in output or
+                                 "is not an absolute path" in output):
+        pytest.skip(f"{ENGINE} predates TLS termination: {output.strip()}")
+    assert proc.returncode == 0, output

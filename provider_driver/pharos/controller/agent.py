@@ -43,7 +43,7 @@ def register_driver_agent_opts(conf):
 
 
 def driver_library(conf):
-    from octavia_lib.api.drivers import driver_lib
+    from pharos.controller import driver_lib
     da = conf.driver_agent
     return driver_lib.DriverLibrary(status_socket=da.status_socket_path,
                                     stats_socket=da.stats_socket_path,
@@ -69,6 +69,7 @@ class Controller:
         self.health = health_manager.HealthManager(conf, self.store, self.lib,
                                                    sock=heartbeat_socket)
         self.waker = wakeup.Waker(conf, sock=wakeup_socket)
+        self.passes = 0          # reconcile passes run (tests, logs)
 
     def reconcile_pass(self, pool, in_flight):
         """Claim what needs work and is not already being worked on here."""
@@ -105,6 +106,7 @@ class Controller:
                     self.reconcile_pass(pool, in_flight)
                 except Exception:  # noqa: the store may be briefly away
                     LOG.exception('pharos: reconcile pass failed')
+                self.passes += 1
                 reasons = self.waker.wait(self.conf.pharos.reconcile_interval)
                 if reasons:
                     LOG.debug('pharos: reconcile pass: %s', ', '.join(

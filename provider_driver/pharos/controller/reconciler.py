@@ -22,6 +22,13 @@ from pharos.controller import status as st
 LOG = logging.getLogger(__name__)
 
 _MAX_QUIET_ATTEMPTS = 3   # failures retried before ERROR is reported
+# how long a worker waits for Octavia to commit what it was woken for before
+# it lets go (the record is then retried after a short defer)
+_VISIBLE_WAIT = 2.0
+# added objects read one by one at most (else the whole load balancer)
+_TARGETED_READS = 4
+_GETTERS = {'listener': 'get_listener', 'pool': 'get_pool',
+            'member': 'get_member', 'healthmonitor': 'get_healthmonitor'}
 
 
 class Reconciler:
@@ -99,49 +106,98 @@ class Reconciler:
 
     def _visible(self, record):
         """Octavia commits after calling the driver: report only once the
-        objects can be read back through the driver agent."""
-        got = self.lib.get_loadbalancer(record.id)
-        age = (datetime.datetime.utcnow() - record.updated_at).total_seconds()
-        if not got:
+        objects can be read back through the driver agent. A wake-up comes
+        right after the driver call, before that commit, so look again here
+        for a moment rather than at the next pass. Returns the reads made."""
+        probe = self._probe(record)
+        if probe is None:
+            return 0    # nothing added since the last apply: all committed
+        deadline = time.monotonic() + _VISIBLE_WAIT
+        delay = 0.01
+        reads = 0
+        while True:
+            reads += 1
+            lb_seen, missing = probe()
+            if lb_seen and not missing:
+                return reads
+            age = (datetime.datetime.utcnow() -
+                   record.updated_at).total_seconds()
             if age > self.conf.pharos.orphan_grace:
-                # never committed by Octavia: forget it
-                LOG.warning('pharos: load balancer %s never appeared in '
-                            'Octavia; dropping it', record.id)
-                self.store.save_tree(record.id, record.tree,
-                                     record.desired_version, deleted=True)
-                raise _Defer('orphan', 0)
-            raise _Defer('not visible in Octavia yet', 0.2)
-        seen = set()
-        for listener in _field(got, 'listeners') or []:
-            seen.add(_field(listener, 'listener_id'))
-        for pool in _field(got, 'pools') or []:
-            seen.add(_field(pool, 'pool_id'))
-            for member in _field(pool, 'members') or []:
-                seen.add(_field(member, 'member_id'))
-            seen.add(_field(_field(pool, 'healthmonitor'), 'healthmonitor_id'))
-        self._overlay_unseen_options(record, got)
-        wanted = set()
+                if not lb_seen:
+                    # never committed by Octavia: forget it
+                    LOG.warning('pharos: load balancer %s never appeared in '
+                                'Octavia; dropping it', record.id)
+                    self.store.save_tree(record.id, record.tree,
+                                         record.desired_version, deleted=True)
+                    raise _Defer('orphan', 0)
+                return reads
+            if time.monotonic() + delay > deadline:
+                raise _Defer('not visible in Octavia yet' if not lb_seen else
+                             'objects not visible in Octavia yet', 0.2)
+            time.sleep(delay)
+            delay = min(0.2, delay * 2)
+
+    def _probe(self, record):
+        """A read-back of what this version added: () -> (load balancer
+        seen, ids not seen yet); None when nothing needs reading.
+
+        The first apply reads the whole load balancer. Later ones read a few
+        of the added objects one by one (a whole read of a big load balancer
+        takes the driver agent seconds): Octavia accepts a change only on an
+        ACTIVE load balancer and commits each call in one transaction, so
+        what was added since the last apply is one call's work, or older
+        work committed long ago."""
+        wanted = {}
         for kind, ids in lbtree.object_ids(record.tree).items():
             if kind != 'loadbalancer':
-                wanted |= ids
-        if wanted - seen and age <= self.conf.pharos.orphan_grace:
-            raise _Defer('objects not visible in Octavia yet', 0.2)
+                wanted[kind] = ids
+        if record.applied_tree is not None:
+            done = lbtree.object_ids(record.applied_tree)
+            added = {k: sorted(v - done[k]) for k, v in wanted.items()}
+            sample = [(k, ids[0]) for k, ids in added.items()
+                      if ids and k != 'pool']
+            sample += [('pool', i) for i in added.get('pool', [])]
+            if not sample:
+                return None
+            if len(sample) <= _TARGETED_READS:
+                return lambda: self._read_objects(record, sample)
+        everything = set().union(*wanted.values())
+
+        def read_all():
+            got = self.lib.get_loadbalancer(record.id)
+            if not got:
+                return False, everything
+            for pool in _field(got, 'pools') or []:
+                self._overlay_unseen_options(record, pool)
+            return True, everything - _seen(got)
+        return read_all
+
+    def _read_objects(self, record, sample):
+        missing = set()
+        for kind, obj_id in sample:
+            got = getattr(self.lib, _GETTERS[kind])(obj_id)
+            if not got:
+                missing.add(obj_id)
+            elif kind == 'pool':
+                self._overlay_unseen_options(record, got)
+        return True, missing
 
     @staticmethod
-    def _overlay_unseen_options(record, got):
+    def _overlay_unseen_options(record, pool):
         """Octavia 11 hands the provider session_persistence=None on pool
         create (not loaded yet); what it committed is visible here, so the
         compiler still refuses it instead of the engine ignoring it."""
-        for pool in _field(got, 'pools') or []:
-            persistence = _field(pool, 'session_persistence')
-            if not persistence:
-                continue
-            mine = lbtree.find_pool(record.tree, _field(pool, 'pool_id'))
-            if mine is not None and not mine.get('session_persistence'):
-                mine['session_persistence'] = persistence
+        persistence = _field(pool, 'session_persistence')
+        if not persistence:
+            return
+        mine = lbtree.find_pool(record.tree, _field(pool, 'pool_id'))
+        if mine is not None and not mine.get('session_persistence'):
+            mine['session_persistence'] = persistence
 
     def _apply(self, record):
-        self._visible(record)
+        timer = _Timer()
+        reads = self._visible(record)
+        timer.mark('visible/%d' % reads)
         tree = record.tree
         amp = self.store.amphora_of(record.id)
         if amp is not None:
@@ -162,14 +218,19 @@ class Reconciler:
                 amp = None
         if amp is None:
             amp = self._create_amphora(record)
+            timer.mark('amphora')
         client = self._client(amp)
         try:
             self._wait_agent(client, amp)
+            timer.mark('agent')
             version = record.desired_version
             config = _core.compile_loadbalancer(json.dumps(lbtree.engine_tree(
                 tree, amp.id, version, self._workers(tree))))
+            timer.mark('compile')
             client.put_config(config)
+            timer.mark('put')
             agent_status = self._wait_applied(client, version)
+            timer.mark('applied')
         finally:
             client.close()
         health = {mid: st.octavia_member_status(v) for mid, v in
@@ -178,14 +239,17 @@ class Reconciler:
         doc = st.document(st.all_provisioning(tree, 'ACTIVE'), operating,
                           deleted=st.removed(record.applied_tree, tree))
         self.lib.update_loadbalancer_status(doc)
+        timer.mark('status')
         self.store.update_amphora(amp.id, state='READY')
         lb_operating = operating['loadbalancer'].get(record.id)
         if not self.store.finish(record.id, self.controller_id, version, tree,
                                  operating_status=lb_operating):
             LOG.warning('pharos: lost the claim on %s while applying',
                         record.id)
-        LOG.info('pharos: load balancer %s at version %d on amphora %s',
-                 record.id, version, amp.id)
+        timer.mark('store')
+        LOG.info('pharos: load balancer %s at version %d on amphora %s '
+                 '(%s, %d status rows)', record.id, version, amp.id, timer,
+                 sum(len(v) for v in doc.values()))
 
     def _workers(self, tree):
         flavor = (tree.get('loadbalancer') or {}).get('flavor') or {}
@@ -265,6 +329,21 @@ class Reconciler:
                         record.id, e)
 
 
+def _seen(got):
+    """Ids of the listeners, pools, members and health monitors Octavia
+    returned for a load balancer."""
+    seen = set()
+    for listener in _field(got, 'listeners') or []:
+        seen.add(_field(listener, 'listener_id'))
+    for pool in _field(got, 'pools') or []:
+        seen.add(_field(pool, 'pool_id'))
+        for member in _field(pool, 'members') or []:
+            seen.add(_field(member, 'member_id'))
+        seen.add(_field(_field(pool, 'healthmonitor'), 'healthmonitor_id'))
+    seen.discard(None)
+    return seen
+
+
 def _field(obj, name):
     """A field of what the driver agent returns: octavia-lib objects at the
     top, plain dicts inside them."""
@@ -274,6 +353,22 @@ def _field(obj, name):
         return obj.get(name)
     value = getattr(obj, name, None)
     return None if type(value).__name__ == 'UnsetType' else value
+
+
+class _Timer:
+    """Seconds spent in each step of one apply, for the log line."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+        self.steps = []
+
+    def mark(self, step):
+        now = time.monotonic()
+        self.steps.append((step, now - self.last))
+        self.last = now
+
+    def __str__(self):
+        return ' '.join('%s %.3fs' % s for s in self.steps)
 
 
 class _Defer(Exception):

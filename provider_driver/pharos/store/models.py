@@ -1,17 +1,22 @@
 """Table definitions of the Pharos store."""
 import sqlalchemy as sa
+import sqlalchemy.dialects.mysql  # noqa: F401 (LONGTEXT)
 
 metadata = sa.MetaData()
+
+# A load balancer's tree carries its certificates' PEM text: MariaDB's TEXT (64 KiB) is too small
+# for a listener with many SNI certificates, so trees are LONGTEXT there (TEXT elsewhere).
+TreeText = sa.Text().with_variant(sa.dialects.mysql.LONGTEXT(), 'mysql')
 
 loadbalancers = sa.Table(
     'pharos_loadbalancers', metadata,
     sa.Column('id', sa.String(64), primary_key=True),
     sa.Column('project_id', sa.String(64)),
     # the desired tree (JSON) and its version; the driver bumps both
-    sa.Column('tree', sa.Text, nullable=False),
+    sa.Column('tree', TreeText, nullable=False),
     sa.Column('desired_version', sa.Integer, nullable=False, default=1),
     # what the controller last applied and reported (JSON, version)
-    sa.Column('applied_tree', sa.Text),
+    sa.Column('applied_tree', TreeText),
     sa.Column('applied_version', sa.Integer, nullable=False, default=0),
     sa.Column('deleted', sa.Boolean, nullable=False, default=False),
     sa.Column('cascade', sa.Boolean, nullable=False, default=False),
