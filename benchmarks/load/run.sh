@@ -3,9 +3,12 @@
 #
 #   benchmarks/load/run.sh [--build DIR] [--duration S] [--connections N] [--rounds R]
 #                          [--idle-connections N] [--no-tcp] [--profile] [--nice N]
+#   benchmarks/load/run.sh --tls [--build DIR] [--duration S] [--rounds R] [--h2 4x10,16x100]
+#                          [--hs-clients K] [--hs-connections N] [--cases KEY,...] [--nice N]
 #
 # Defaults: --build <repo>/build-bench, 10 s per run, 64 wrk connections, 3 rounds,
-# 5000 idle connections. Prints the table and writes it to benchmarks/load/results/latest.txt.
+# 5000 idle connections. Prints the table and writes it to benchmarks/load/results/latest.txt
+# (--tls: the TLS and HTTP/2 suite, results/latest-tls.txt and .json).
 # Exits non-zero if any run saw socket errors or non-2xx responses. See README.md.
 set -euo pipefail
 
@@ -13,15 +16,18 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 build="$repo/build-bench"
 args=()
+suite=bench.py
+tools=(wrk haproxy taskset /usr/bin/python3)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="$(cd "$2" && pwd)"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --tls) suite=tls_bench.py; tools+=(h2load openssl cc); shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
 
-for tool in wrk haproxy taskset /usr/bin/python3; do
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 1; }
 done
 for binary in pharos-engine pharos-demo-backend; do
@@ -40,9 +46,9 @@ fi
 # Idle-connection test: thousands of client sockets plus the proxies' own.
 ulimit -n "$(ulimit -Hn)"
 
-# bench.py kills every process it started (by PID) on exit and on SIGTERM/SIGINT/SIGHUP;
+# bench.py (tls_bench.py) kills every process it started (by PID) on exit and on SIGTERM/SIGINT/SIGHUP;
 # this trap forwards those signals to it, by its PID.
-/usr/bin/python3 "$here/bench.py" --build "$build" "${args[@]}" &
+/usr/bin/python3 "$here/$suite" --build "$build" "${args[@]}" &
 bench_pid=$!
 trap 'kill -TERM "$bench_pid" 2>/dev/null || true' TERM INT HUP
 status=0
