@@ -52,7 +52,13 @@ json CommandHandler::apply_config(const json& request) {
     errors = applied.errors;
     if (applied.ok()) {
       engine_.set_document(std::make_shared<const json>(request["config"]));
-      return json{{"ok", true}, {"version", engine_.version()}};
+      json reply{{"ok", true}, {"version", engine_.version()}};
+      if (!applied.warnings.empty()) {
+        json warnings = json::array();
+        for (const auto& w : applied.warnings) warnings.push_back({{"path", w.path}, {"message", w.message}});
+        reply["warnings"] = warnings;
+      }
+      return reply;
     }
   }
   json list = json::array();

@@ -40,21 +40,13 @@ void Engine::run_on_all_workers(const std::function<void(Worker&)>& task) {
 
 ApplyResult Engine::apply(std::shared_ptr<const config::Config> config) {
   ApplyResult result;
-  // The config format has TLS and HTTP/2; the proxy gets them in the next commits. Until then
-  // refuse them rather than proxy TLS bytes as TCP or ignore h2c.
-  for (size_t i = 0; i < config->listeners.size(); ++i) {
-    const auto& listener = config->listeners[i];
-    const std::string path = "/listeners/" + std::to_string(i);
-    if (listener.tls) result.errors.push_back({path + "/protocol", "TERMINATED_HTTPS is not supported by this engine yet"});
-    if (listener.h2c) result.errors.push_back({path + "/h2c", "h2c is not supported by this engine yet"});
+  // 0. Certificates and TLS settings, checked before anything is bound or swapped.
+  TlsContexts tls = build_tls_contexts(*config, ticket_keys_.for_config(config->tls));
+  if (!tls.errors.empty()) {
+    result.errors = std::move(tls.errors);
+    return result;
   }
-  for (size_t i = 0; i < config->pools.size(); ++i) {
-    if (config->pools[i].tls) {
-      result.errors.push_back({"/pools/" + std::to_string(i) + "/tls_enabled",
-                               "re-encryption to members is not supported by this engine yet"});
-    }
-  }
-  if (!result.ok()) return result;
+  result.warnings = std::move(tls.warnings);
   // 1. Bind what is new; keep what stays.
   std::map<std::string, std::vector<net::UniqueFd>> fresh;
   std::vector<std::string> wanted;
@@ -80,7 +72,7 @@ ApplyResult Engine::apply(std::shared_ptr<const config::Config> config) {
   for (auto& [key, fds] : fresh) sockets_[key] = std::move(fds);
 
   // 2. Every worker switches to the new snapshot and its accept set.
-  auto snapshot = proxy::build_snapshot(config, stats_, member_states_);
+  auto snapshot = proxy::build_snapshot(config, stats_, member_states_, tls.contexts);
   std::vector<std::map<std::string, int>> per_worker(workers_.size());
   for (const auto& key : wanted) {
     const auto& fds = sockets_[key];

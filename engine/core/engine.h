@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/config/config_loader.h"
+#include "engine/core/tls_contexts.h"
 #include "engine/core/worker.h"
 #include "engine/net/socket_ops.h"
 #include "engine/proxy/member_state.h"
@@ -23,6 +24,7 @@ struct EngineOptions {
 
 struct ApplyResult {
   std::vector<config::ConfigError> errors;  // empty on success
+  std::vector<config::ConfigError> warnings;  // applied anyway; for the operator's log
   bool ok() const { return errors.empty(); }
 };
 
@@ -58,6 +60,7 @@ class Engine {
   std::vector<std::unique_ptr<Worker>> workers_;
   stats::StatsRegistry stats_;
   proxy::MemberStatusRegistry member_states_;
+  TicketKeys ticket_keys_;  // session ticket keys, kept across applies
   // Per listening address: one socket per worker (SO_REUSEPORT).
   std::map<std::string, std::vector<net::UniqueFd>> sockets_;
   std::shared_ptr<const config::Config> config_;

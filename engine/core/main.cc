@@ -88,10 +88,18 @@ std::optional<nlohmann::json> read_json(const std::string& path, std::string* er
   return document;
 }
 
+// Everything apply would check short of binding sockets: the document, then certificates.
 int check_config(const std::string& path) {
   auto result = pharos::config::load_config_file(path);
-  if (result.ok()) return 0;
-  std::fputs(pharos::config::format_errors(result.errors).c_str(), stderr);
+  if (!result.ok()) {
+    std::fputs(pharos::config::format_errors(result.errors).c_str(), stderr);
+    return 1;
+  }
+  pharos::core::TicketKeys ticket_keys;
+  auto tls = pharos::core::build_tls_contexts(*result.config, ticket_keys.for_config(result.config->tls));
+  std::fputs(pharos::config::format_errors(tls.warnings).c_str(), stderr);
+  if (tls.errors.empty()) return 0;
+  std::fputs(pharos::config::format_errors(tls.errors).c_str(), stderr);
   return 1;
 }
 
@@ -167,6 +175,7 @@ int main(int argc, char** argv) {
   pharos::core::Engine engine(engine_options);
   if (initial) {
     auto applied = engine.apply(initial);
+    std::fputs(pharos::config::format_errors(applied.warnings).c_str(), stderr);
     if (!applied.ok()) {
       std::fputs(pharos::config::format_errors(applied.errors).c_str(), stderr);
       return 1;

@@ -8,6 +8,8 @@
 #include "engine/lb/balancer.h"
 #include "engine/proxy/http_session.h"
 #include "engine/proxy/tcp_session.h"
+#include "engine/tls/server_context.h"
+#include "engine/tls/tls_transport.h"
 
 namespace pharos::core {
 
@@ -52,6 +54,7 @@ void Worker::start() {
     sessions_.clear();
     released_.clear();
     upstream_pool_->clear();
+    tls::tls_close_lingering(base_.get());  // TLS connections still flushing their close_notify
     records_.flush();
   });
 }
@@ -88,6 +91,11 @@ void Worker::apply(std::shared_ptr<const proxy::Snapshot> snapshot,
     next->balancers.push_back(lb::make_balancer(pool.config->lb_algorithm, pool.specs));
   }
   current_ = std::move(next);
+  // A session may end (and leave sessions_) inside its call: walk a copy.
+  std::vector<proxy::Session*> live;
+  live.reserve(sessions_.size());
+  for (const auto& entry : sessions_) live.push_back(entry.first);
+  for (proxy::Session* session : live) session->config_changed();
   if (draining_) return;
   // Sockets that stay keep their accept event; new ones get one; gone ones lose it.
   std::erase_if(accept_points_, [&](const auto& entry) {
@@ -165,8 +173,15 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
   client.hash_ip = lb::hash_client(peer_address, false);
   client.hash_ip_port = lb::hash_client(peer_address, true);
   std::unique_ptr<proxy::Session> session;
-  if (config.protocol == config::ListenerProtocol::kHttp) {
+  if (config.protocol == config::ListenerProtocol::kHttp ||
+      config.protocol == config::ListenerProtocol::kTerminatedHttps) {
     net::BufferEventPtr connection(bufferevent_socket_new(base_.get(), fd, BEV_OPT_CLOSE_ON_FREE));
+    if (connection && listener.tls) {
+      // The session sees plaintext; ALPN "h2" is read by the session after the handshake.
+      connection = tls::make_tls_bufferevent(base_.get(), std::move(connection),
+                                             listener.tls->new_connection(), tls::TlsRole::kServer);
+    }
+    if (!connection) return;  // out of memory; the socket went with the failed bufferevent
     session = std::make_unique<proxy::HttpSession>(*this, std::move(connection), std::move(client), current_, &listener);
   } else {
     session = std::make_unique<proxy::TcpSession>(*this, net::UniqueFd(fd), std::move(client), current_, &listener);
@@ -179,8 +194,10 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
 
 void Worker::deny(const sockaddr_storage& peer, const proxy::ListenerRuntime& listener) {
   records::TransactionRecord record;
-  record.kind = listener.config->protocol == config::ListenerProtocol::kHttp ? records::RecordKind::kHttp
-                                                                              : records::RecordKind::kTcp;
+  const auto protocol = listener.config->protocol;
+  record.kind = protocol == config::ListenerProtocol::kHttp || protocol == config::ListenerProtocol::kTerminatedHttps
+                    ? records::RecordKind::kHttp
+                    : records::RecordKind::kTcp;
   record.termination = records::Termination::kDenied;
   record.start_unix_us = wall_us();
   record.listener_id = listener.config->id;
@@ -196,6 +213,14 @@ void Worker::release(proxy::Session* session) {
   sessions_.erase(it);
   session_count_.store(sessions_.size(), std::memory_order_relaxed);
   event_active(cleanup_event_.get(), 0, 0);
+}
+
+void Worker::hand_over(proxy::Session* from, std::unique_ptr<proxy::Session> to) {
+  release(from);
+  proxy::Session* raw = to.get();
+  sessions_.emplace(raw, std::move(to));
+  session_count_.store(sessions_.size(), std::memory_order_relaxed);
+  raw->start();
 }
 
 void Worker::on_cleanup(evutil_socket_t, short, void* arg) {

@@ -48,6 +48,7 @@ class Worker final : public proxy::WorkerContext {
   event_base* base() override { return base_.get(); }
   uint32_t index() const override { return index_; }
   void release(proxy::Session* session) override;
+  void hand_over(proxy::Session* from, std::unique_ptr<proxy::Session> to) override;
   proxy::UpstreamPool& upstream_pool() override { return *upstream_pool_; }
   void emit(const records::TransactionRecord& record) override { records_.emit(record); }
   bool draining() const override { return draining_; }

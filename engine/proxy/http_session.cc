@@ -1,49 +1,18 @@
 #include "engine/proxy/http_session.h"
 
-#include <strings.h>
-
 #include <cstring>
-
 #include <string_view>
 
+#include "engine/proxy/h2_session.h"
+#include "engine/proxy/header_rules.h"
+#include "engine/proxy/tls_headers.h"
 #include "engine/proxy/upstream_pool.h"
+#include "engine/tls/client_certificate_info.h"
+#include "engine/tls/tls_transport.h"
 
 namespace pharos::proxy {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-// Headers that describe one connection, not the message; never forwarded.
-bool is_hop_by_hop(std::string_view name) {
-  return iequals(name, "connection") || iequals(name, "keep-alive") ||
-         iequals(name, "proxy-connection") || iequals(name, "upgrade") || iequals(name, "te");
-}
-
-// True when the Connection header lists this field name (it is then hop-by-hop too).
-template <typename Head>
-bool named_by_connection(const Head& head, std::string_view name) {
-  for (const auto& header : head.headers) {
-    if (!iequals(header.name, "connection")) continue;
-    std::string_view list = header.value;
-    while (!list.empty()) {
-      size_t comma = list.find(',');
-      std::string_view token = list.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (iequals(token, name)) return true;
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
-    }
-  }
-  return false;
-}
-
-void append_header(std::string* out, std::string_view name, std::string_view value) {
-  out->append(name).append(": ").append(value).append("\r\n");
-}
 
 const char* reason_phrase(uint16_t status) {
   switch (status) {
@@ -56,19 +25,6 @@ const char* reason_phrase(uint16_t status) {
   return "Error";
 }
 
-const char* local_body(uint16_t status, records::Termination why) {
-  switch (why) {
-    case records::Termination::kBadRequest: return "The request is not valid HTTP/1.1.\n";
-    case records::Termination::kNoMember: return "No member of the pool is available to serve this request.\n";
-    case records::Termination::kConnectFailed: return "No member of the pool accepted a connection.\n";
-    case records::Termination::kMemberTimeout: return "The member did not answer in time.\n";
-    case records::Termination::kMemberReset: return "The member closed the connection without a response.\n";
-    case records::Termination::kBadResponse: return "The member sent an invalid HTTP response.\n";
-    case records::Termination::kClientTimeout: return "The request was not received in time.\n";
-    default: break;
-  }
-  return status == 503 ? "Service unavailable.\n" : "The request could not be served.\n";
-}
 
 }  // namespace
 
@@ -106,6 +62,10 @@ void HttpSession::drain() {
   }
 }
 
+void HttpSession::config_changed() {
+  if (worker_.current_snapshot()->shared->find_listener(listener_->socket_key) == nullptr) drain();
+}
+
 http1::Limits HttpSession::parser_limits() const {
   const auto& configured = snapshot_->shared->config->http;
   http1::Limits limits;
@@ -137,6 +97,7 @@ void HttpSession::read_request_head() {
   evbuffer* input = bufferevent_get_input(client_.get());
   size_t length = evbuffer_get_length(input);
   if (length == 0) return;
+  if (hand_over_h2c()) return;
   if (start_us_ == 0) {
     // First bytes of a new request: an idle keep-alive connection moves to the newest config.
     refresh_snapshot();
@@ -159,6 +120,30 @@ void HttpSession::read_request_head() {
   begin_transaction();
 }
 
+// HTTP/2 with prior knowledge on an h2c listener: the connection's first bytes are the h2
+// preface instead of a request line. The connection, preface still in its input buffer, goes to
+// an H2Session; this session ends without a record (it saw no request). Without h2c the
+// preface fails the HTTP/1 parser: 400.
+// ALPN chose h2 during the TLS handshake (which is over once plaintext arrives).
+bool HttpSession::negotiated_h2() const {
+  const SSL* ssl = tls::tls_ssl(client_.get());
+  return ssl != nullptr && tls::negotiated_alpn(ssl) == "h2";
+}
+
+bool HttpSession::hand_over_h2c() {
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  if (transaction_seq_ != 0 || !(listener_->config->h2c || negotiated_h2())) return false;
+  evbuffer* input = bufferevent_get_input(client_.get());
+  size_t n = std::min(evbuffer_get_length(input), kPreface.size());
+  const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ssize_t>(n)));
+  if (std::string_view(data, n) != kPreface.substr(0, n)) return false;
+  if (n < kPreface.size()) return true;  // wait for the rest of the preface
+  state_ = State::kClosed;  // the connection is no longer ours; nothing below touches it
+  worker_.hand_over(this, std::make_unique<H2Session>(worker_, std::move(client_), peer_, snapshot_,
+                                                      listener_, /*connection_counted=*/true));
+  return true;
+}
+
 void HttpSession::begin_transaction() {
   evbuffer* input = bufferevent_get_input(client_.get());
   ++transaction_seq_;
@@ -178,6 +163,11 @@ void HttpSession::begin_transaction() {
   listener_->stats->slot(worker_.index()).bytes_in.add(request_.head_bytes);
   is_head_request_ = request_.method == "HEAD";
   client_keep_alive_ = request_.keep_alive && !draining_;
+  if (!tls_headers_ready_) {
+    // The client certificate cannot change on this connection: describe it once.
+    tls_headers_ = client_certificate_headers(listener_->config->insert_headers, tls::tls_ssl(client_.get()));
+    tls_headers_ready_ = true;
+  }
   build_member_request(&member_request_head_);
   evbuffer_drain(input, request_.head_bytes);
   request_body_.reset(request_.framing, request_.content_length);
@@ -226,6 +216,7 @@ void HttpSession::build_member_request(std::string* out) const {
     if (is_hop_by_hop(header.name) || named_by_connection(request_, header.name)) continue;
     if (inserts.x_forwarded_port && iequals(header.name, "x-forwarded-port")) continue;
     if (inserts.x_forwarded_proto && iequals(header.name, "x-forwarded-proto")) continue;
+    if (replaced_by_client_certificate_header(inserts, header.name)) continue;  // no spoofing
     if (iequals(header.name, "content-length")) continue;  // one normalised copy below
     append_header(out, header.name, header.value);
   }
@@ -238,6 +229,7 @@ void HttpSession::build_member_request(std::string* out) const {
     bool tls = listener_->config->protocol == config::ListenerProtocol::kTerminatedHttps;
     append_header(out, "X-Forwarded-Proto", tls ? "https" : "http");
   }
+  for (const auto& [name, value] : tls_headers_) append_header(out, name, value);
   // Member connections are pooled: ask HTTP/1.0 members to keep them open too.
   if (request_.version_minor == 0) append_header(out, "Connection", "keep-alive");
   out->append("\r\n");
@@ -353,8 +345,10 @@ bool HttpSession::send_response_head() {
   for (const auto& header : response_.headers) {
     if (is_hop_by_hop(header.name) || named_by_connection(response_, header.name)) continue;
     if (iequals(header.name, "content-length")) continue;  // one normalised copy below
+    if (!listener_->hsts_value.empty() && iequals(header.name, "strict-transport-security")) continue;
     append_header(&head, header.name, header.value);
   }
+  if (!listener_->hsts_value.empty()) append_header(&head, "Strict-Transport-Security", listener_->hsts_value);
   if (response_.framing == http1::BodyFraming::kContentLength ||
       (response_.framing == http1::BodyFraming::kNone && response_.content_length > 0)) {
     append_header(&head, "Content-Length", std::to_string(response_.content_length));
@@ -467,7 +461,7 @@ void HttpSession::respond_local(uint16_t status, records::Termination why) {
     abort_transaction(why);
     return;
   }
-  const char* body = local_body(status, why);
+  const char* body = local_response_body(status, why);
   std::string response = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
                          "\r\nContent-Type: text/plain\r\nContent-Length: " +
                          std::to_string(strlen(body)) + "\r\nConnection: close\r\n\r\n" + body;

@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/http1/parser.h"
 #include "engine/net/event_handles.h"
@@ -23,6 +25,7 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   ~HttpSession() override;
   void start() override;
   void drain() override;
+  void config_changed() override;
 
  private:
   enum class State { kReadingHead, kConnecting, kExchanging, kClosing, kClosed };
@@ -31,6 +34,9 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   void on_upstream_failed(records::Termination why) override;
 
   void read_request_head();
+  // h2c prior knowledge: true when the caller must stop (handed over, or preface incomplete).
+  bool hand_over_h2c();
+  bool negotiated_h2() const;
   void begin_transaction();
   bool body_prefix_valid(evbuffer* input) const;
   void build_member_request(std::string* out) const;
@@ -90,6 +96,9 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   uint64_t first_response_byte_us_ = 0;
   uint32_t client_rtt_us_ = 0;
   records::TransactionRecord record_;
+  // X-SSL-* headers for the client certificate of this connection, computed once.
+  std::vector<std::pair<std::string, std::string>> tls_headers_;
+  bool tls_headers_ready_ = false;
 };
 
 }  // namespace pharos::proxy

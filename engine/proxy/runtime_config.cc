@@ -1,5 +1,7 @@
 #include "engine/proxy/runtime_config.h"
 
+#include <cstdint>
+
 namespace pharos::proxy {
 
 std::string socket_key(const config::IpAddress& address, uint16_t port) {
@@ -13,21 +15,39 @@ const ListenerRuntime* Snapshot::find_listener(const std::string& key) const {
   return nullptr;
 }
 
-std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> config,
-                                               stats::StatsRegistry& stats,
-                                               MemberStatusRegistry& member_states) {
+namespace {
+
+std::string hsts_value(const config::Hsts& hsts) {
+  if (!hsts.enabled) return {};
+  std::string value = "max-age=" + std::to_string(hsts.max_age_s);
+  if (hsts.include_subdomains) value += "; includeSubDomains";
+  if (hsts.preload) value += "; preload";
+  return value;
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> build_snapshot(
+    std::shared_ptr<const config::Config> config, stats::StatsRegistry& stats,
+    MemberStatusRegistry& member_states, const SnapshotTls& tls) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = config;
   std::vector<std::string> listener_ids, member_ids;
   snapshot->pools.reserve(config->pools.size());
-  for (const auto& pool : config->pools) {
+  for (size_t pool_index = 0; pool_index < config->pools.size(); ++pool_index) {
+    const auto& pool = config->pools[pool_index];
     PoolRuntime runtime;
     runtime.config = &pool;
+    if (pool_index < tls.pools.size()) runtime.tls = tls.pools[pool_index];
+    // Idle TLS connections are reused only under the TLS settings (CA, client certificate...)
+    // they were made with: each apply builds new contexts, so the key names the context.
+    const std::string tls_suffix =
+        runtime.tls ? "|tls@" + std::to_string(reinterpret_cast<uintptr_t>(runtime.tls.get())) : "";
     for (const auto& member : pool.members) {
       MemberRuntime m;
       m.config = &member;
       m.address_length = member.address.to_sockaddr(member.protocol_port, &m.address);
-      m.endpoint_key = socket_key(member.address, member.protocol_port);
+      m.endpoint_key = socket_key(member.address, member.protocol_port) + tls_suffix;
       m.state = member_states.get_or_create(member.id);
       m.stats = stats.member(member.id);
       runtime.members.push_back(std::move(m));
@@ -36,7 +56,8 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     }
     snapshot->pools.push_back(std::move(runtime));
   }
-  for (const auto& listener : config->listeners) {
+  for (size_t index = 0; index < config->listeners.size(); ++index) {
+    const auto& listener = config->listeners[index];
     listener_ids.push_back(listener.id);
     if (!listener.admin_state_up) continue;
     ListenerRuntime runtime;
@@ -44,6 +65,8 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     runtime.socket_key = socket_key(listener.bind_address, listener.protocol_port);
     runtime.port_text = std::to_string(listener.protocol_port);
     runtime.stats = stats.listener(listener.id);
+    if (index < tls.listeners.size()) runtime.tls = tls.listeners[index];
+    runtime.hsts_value = hsts_value(listener.hsts);
     for (size_t i = 0; i < config->pools.size(); ++i) {
       if (config->pools[i].id == listener.default_pool_id) runtime.default_pool = static_cast<int>(i);
     }

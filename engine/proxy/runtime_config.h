@@ -14,6 +14,11 @@
 #include "engine/proxy/member_state.h"
 #include "engine/stats/stats.h"
 
+namespace pharos::tls {
+class ServerTlsContext;
+class ClientTlsContext;
+}
+
 namespace pharos::proxy {
 
 struct MemberRuntime {
@@ -35,6 +40,7 @@ struct PoolRuntime {
   const config::Pool* config = nullptr;
   std::vector<MemberRuntime> members;
   std::vector<lb::MemberSpec> specs;  // same order as members, for building balancers
+  std::shared_ptr<const tls::ClientTlsContext> tls;  // re-encryption to members; null: clear
 };
 
 struct ListenerRuntime {
@@ -43,6 +49,8 @@ struct ListenerRuntime {
   std::string socket_key;  // "address|port"
   std::string port_text;   // for X-Forwarded-Port
   std::shared_ptr<stats::ListenerStats> stats;
+  std::shared_ptr<const tls::ServerTlsContext> tls;  // TERMINATED_HTTPS only
+  std::string hsts_value;  // Strict-Transport-Security value; empty: none
 };
 
 struct Snapshot {
@@ -53,10 +61,18 @@ struct Snapshot {
   const ListenerRuntime* find_listener(const std::string& socket_key) const;
 };
 
+// The TLS contexts of one config, built before it is applied: one entry per config listener and
+// per config pool, null where there is no TLS. Empty vectors: no TLS anywhere.
+struct SnapshotTls {
+  std::vector<std::shared_ptr<const tls::ServerTlsContext>> listeners;
+  std::vector<std::shared_ptr<const tls::ClientTlsContext>> pools;
+};
+
 // Builds the snapshot for a validated config, registering stats and member states by id.
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> config,
                                                stats::StatsRegistry& stats,
-                                               MemberStatusRegistry& member_states);
+                                               MemberStatusRegistry& member_states,
+                                               const SnapshotTls& tls = {});
 
 std::string socket_key(const config::IpAddress& address, uint16_t port);
 

@@ -2,6 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
+#include "engine/tls/client_hello_sniff.h"
+
 namespace pharos::proxy {
 
 struct TcpSession::Side {
@@ -29,6 +33,7 @@ TcpSession::TcpSession(WorkerContext& worker, net::UniqueFd fd, ClientAddress cl
   client_side_->bev.reset(bufferevent_socket_new(worker_.base(), fd.release(), BEV_OPT_CLOSE_ON_FREE));
   member_side_->session = this;
   member_side_->other = client_side_.get();
+  sniffing_sni_ = listener_->config->protocol == config::ListenerProtocol::kHttps;
 }
 
 TcpSession::~TcpSession() = default;
@@ -116,6 +121,7 @@ void TcpSession::pump(Side& from, Side& to) {
   evbuffer* in = bufferevent_get_input(from.bev.get());
   size_t n = evbuffer_get_length(in);
   if (n == 0) return;
+  if (from.is_client && sniffing_sni_) sniff_server_name(in);
   evbuffer* out = bufferevent_get_output(to.bev.get());
   evbuffer_add_buffer(out, in);
   last_activity_us_ = worker_.now_us();
@@ -136,6 +142,23 @@ void TcpSession::pump(Side& from, Side& to) {
     bufferevent_disable(from.bev.get(), EV_READ);
     from.paused = true;
   }
+}
+
+// A passthrough HTTPS listener records the server name the client asked for. The bytes are
+// copied, never held back: a ClientHello split over several reads is read from the copy.
+void TcpSession::sniff_server_name(evbuffer* from_client) {
+  constexpr size_t kMaxBytes = tls::kMaxSniffedClientHello + 1024;  // records' headers too
+  const size_t take = std::min(kMaxBytes - client_hello_.size(), evbuffer_get_length(from_client));
+  const size_t had = client_hello_.size();
+  client_hello_.resize(had + take);
+  evbuffer_copyout(from_client, client_hello_.data() + had, take);
+  bool need_more = false;
+  auto name = tls::peek_client_hello_sni(reinterpret_cast<const uint8_t*>(client_hello_.data()),
+                                         client_hello_.size(), &need_more);
+  if (name) record_.sni = std::move(*name);
+  if (record_.sni.empty() && need_more && client_hello_.size() < kMaxBytes) return;
+  sniffing_sni_ = false;
+  std::string().swap(client_hello_);
 }
 
 void TcpSession::maybe_shutdown_write(Side& to) {

@@ -28,6 +28,7 @@ class TcpSession final : public Session, private UpstreamConnector::Observer {
   void pump(Side& from, Side& to);
   void on_side_event(Side& side, short events);
   void maybe_shutdown_write(Side& to);
+  void sniff_server_name(evbuffer* from_client);
   void finish(records::Termination why);
 
   static void on_read(bufferevent* bev, void* arg);
@@ -49,6 +50,9 @@ class TcpSession final : public Session, private UpstreamConnector::Observer {
   uint64_t first_member_byte_us_ = 0;
   uint64_t last_activity_us_ = 0;
   records::TransactionRecord record_;
+  // Passthrough HTTPS: the first client bytes, kept until the ClientHello's SNI is read.
+  bool sniffing_sni_ = false;
+  std::string client_hello_;
 };
 
 }  // namespace pharos::proxy

@@ -4,6 +4,8 @@
 #include <netinet/tcp.h>
 
 #include "engine/proxy/upstream_pool.h"
+#include "engine/tls/client_context.h"
+#include "engine/tls/tls_transport.h"
 
 namespace pharos::proxy {
 
@@ -49,13 +51,25 @@ void UpstreamConnector::attempt() {
     }
     connect_started_us_ = worker_.now_us();
     pending_.reset(bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE));
-    bufferevent_setcb(pending_.get(), nullptr, nullptr, &UpstreamConnector::on_connect_event, this);
-    timeval timeout = net::timeval_from_ms(connect_timeout_ms_);
-    bufferevent_set_timeouts(pending_.get(), nullptr, &timeout);
     current_member_ = index;
-    if (bufferevent_socket_connect(pending_.get(), reinterpret_cast<const sockaddr*>(&member.address),
+    if (pending_ &&
+        bufferevent_socket_connect(pending_.get(), reinterpret_cast<const sockaddr*>(&member.address),
                                    static_cast<int>(member.address_length)) == 0) {
-      return;  // completion arrives in on_connect_event
+      if (pool.tls) {
+        // Re-encryption: "connected" means the TLS handshake is done (and the member's
+        // certificate verified when the pool has a CA); the connect timeout bounds both.
+        tls::TlsTransportOptions options;
+        options.report_connected = true;
+        pending_ = tls::make_tls_bufferevent(worker_.base(), std::move(pending_),
+                                             pool.tls->new_connection("", member.endpoint_key),
+                                             tls::TlsRole::kClient, std::move(options));
+      }
+      if (pending_) {
+        bufferevent_setcb(pending_.get(), nullptr, nullptr, &UpstreamConnector::on_connect_event, this);
+        timeval timeout = net::timeval_from_ms(connect_timeout_ms_);
+        bufferevent_set_timeouts(pending_.get(), &timeout, &timeout);
+        return;  // completion arrives in on_connect_event
+      }
     }
     pending_.reset();
     member.stats->slot(worker_.index()).connect_failures.add(1);

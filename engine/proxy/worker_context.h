@@ -33,6 +33,9 @@ class Session {
   virtual void start() = 0;
   // Drain: finish the current transaction, then close; an idle connection closes now.
   virtual void drain() = 0;
+  // The worker switched to a new snapshot. A session whose listener it removed drains (HTTP/2:
+  // GOAWAY now, not at the client's next bytes); others move over at their next request.
+  virtual void config_changed() {}
 };
 
 class WorkerContext {
@@ -42,6 +45,10 @@ class WorkerContext {
   virtual uint32_t index() const = 0;
   // Ends the session: it is destroyed on the next loop turn, never inside its own callback.
   virtual void release(Session* session) = 0;
+  // Replaces `from` (which gave its client connection to `to`) by `to`, and starts `to`:
+  // h2c prior knowledge seen by an HttpSession, or ALPN "h2" after a TLS handshake. `from` is
+  // released as by release(); call this from `from`'s own callback and touch nothing after.
+  virtual void hand_over(Session* from, std::unique_ptr<Session> to) = 0;
   virtual UpstreamPool& upstream_pool() = 0;
   virtual void emit(const records::TransactionRecord& record) = 0;
   virtual bool draining() const = 0;

@@ -197,6 +197,38 @@ RunResult run_to_completion(const std::vector<std::string>& argv, const std::str
   return result;
 }
 
+// ---- transaction records ----
+
+RecordSink::RecordSink(std::string path) : path_(std::move(path)) {
+  fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path_.c_str(), sizeof(address.sun_path) - 1);
+  bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+}
+
+void RecordSink::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  ::unlink(path_.c_str());
+}
+
+std::vector<records::TransactionRecord> RecordSink::read(size_t count, int timeout_ms, std::string* problem) {
+  std::vector<records::TransactionRecord> out;
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::vector<char> datagram(records::kMaxDatagramBytes);
+  while (out.size() < count && Clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    if (::poll(&p, 1, std::max(left, 1)) <= 0) continue;
+    ssize_t n = ::recv(fd_, datagram.data(), datagram.size(), 0);
+    if (n <= 0) continue;
+    auto error = records::decode_batch(std::string_view(datagram.data(), static_cast<size_t>(n)), &out);
+    if (error != records::DecodeError::kOk) *problem += std::string("decode: ") + records::to_string(error) + "\n";
+  }
+  return out;
+}
+
 // ---- control client ----
 
 ControlClient::~ControlClient() {

@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/records/record_codec.h"
 #include "tests/support/test_ports.h"
 
 namespace pharos::itest {
@@ -181,6 +182,22 @@ class CountingMember {
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> bytes_{0};
   std::thread thread_;
+};
+
+// A bound unix datagram socket the test reads transaction records from.
+class RecordSink {
+ public:
+  explicit RecordSink(std::string path);
+  ~RecordSink() { close(); }
+  bool bound() const { return bound_; }
+  void close();
+  // Reads datagrams until `count` records arrived or the deadline passed.
+  std::vector<records::TransactionRecord> read(size_t count, int timeout_ms, std::string* problem);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool bound_ = false;
 };
 
 // ---- config builders (engine-config.schema.json documents) ----

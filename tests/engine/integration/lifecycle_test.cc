@@ -92,47 +92,6 @@ TEST_F(LifecycleTest, ControlDrainWithExitFinishesWorkAndExitsZero) {
   EXPECT_EQ(*exit_status, 0);
 }
 
-// A bound unix datagram socket the test reads transaction records from.
-class RecordSink {
- public:
-  explicit RecordSink(std::string path) : path_(std::move(path)) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, path_.c_str(), sizeof(address.sun_path) - 1);
-    bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  }
-  ~RecordSink() { close(); }
-  bool bound() const { return bound_; }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    ::unlink(path_.c_str());
-  }
-
-  // Reads datagrams until `count` records arrived or the deadline passed.
-  std::vector<records::TransactionRecord> read(size_t count, int timeout_ms, std::string* problem) {
-    std::vector<records::TransactionRecord> out;
-    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    std::vector<char> datagram(records::kMaxDatagramBytes);
-    while (out.size() < count && Clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-      if (::poll(&p, 1, std::max(left, 1)) <= 0) continue;
-      ssize_t n = ::recv(fd_, datagram.data(), datagram.size(), 0);
-      if (n <= 0) continue;
-      auto error = records::decode_batch(std::string_view(datagram.data(), static_cast<size_t>(n)), &out);
-      if (error != records::DecodeError::kOk) *problem += std::string("decode: ") + records::to_string(error) + "\n";
-    }
-    return out;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool bound_ = false;
-};
-
 TEST_F(LifecycleTest, TransactionRecordsDescribeEachRequestAndDropsAreCounted) {
   std::string sink_path = dir_.file("records.sock");
   RecordSink sink(sink_path);

@@ -1,0 +1,803 @@
+#include "engine/proxy/h2_session.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "engine/http1/parser.h"
+#include "engine/net/socket_ops.h"
+#include "engine/proxy/header_rules.h"
+#include "engine/proxy/tls_headers.h"
+#include "engine/proxy/upstream_connector.h"
+#include "engine/proxy/upstream_pool.h"
+#include "engine/tls/tls_transport.h"
+
+namespace pharos::proxy {
+
+namespace {
+
+// Member input buffered per stream before reading pauses. Smaller than HttpSession's watermark:
+// one client connection may hold max_concurrent_streams of these.
+constexpr size_t kMemberReadHigh = 64 * 1024;
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+
+// The payload of a chunked body that http1::BodyDecoder has already validated: chunk data only,
+// sizes, extensions and trailers dropped (h2 frames the body itself).
+class ChunkPayload {
+ public:
+  void reset() {
+    state_ = State::kSize;
+    remaining_ = 0;
+  }
+  void extract(const char* data, size_t length, std::string* out) {
+    size_t i = 0;
+    while (i < length) {
+      switch (state_) {
+        case State::kSize: {
+          char c = data[i++];
+          int v = hex(c);
+          if (v >= 0) {
+            remaining_ = remaining_ * 16 + static_cast<uint64_t>(v);
+          } else {
+            state_ = c == '\n' ? after_size() : State::kSizeLine;
+          }
+          break;
+        }
+        case State::kSizeLine:
+          if (data[i++] == '\n') state_ = after_size();
+          break;
+        case State::kData: {
+          size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, length - i));
+          out->append(data + i, n);
+          i += n;
+          remaining_ -= n;
+          if (remaining_ == 0) state_ = State::kDataEnd;
+          break;
+        }
+        case State::kDataEnd:
+          if (data[i++] == '\n') state_ = State::kSize;
+          break;
+        case State::kTrailers:
+          return;
+      }
+    }
+  }
+
+ private:
+  enum class State : uint8_t { kSize, kSizeLine, kData, kDataEnd, kTrailers };
+  static int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+  State after_size() { return remaining_ == 0 ? State::kTrailers : State::kData; }
+  State state_ = State::kSize;
+  uint64_t remaining_ = 0;
+};
+
+}  // namespace
+
+// ---- one stream: one transaction towards one member connection ----
+
+class H2Session::Stream final : private UpstreamConnector::Observer {
+ public:
+  Stream(H2Session& session, int32_t id, http::RequestHead head, bool end_stream)
+      : session_(session),
+        worker_(session.worker_),
+        snapshot_(session.snapshot_),
+        listener_(session.listener_),
+        id_(id),
+        head_(std::move(head)),
+        connector_(session.worker_, *this),
+        request_end_(end_stream),
+        request_has_body_(!end_stream) {}
+
+  ~Stream() override { release_member(false); }
+
+  void begin();
+  void on_request_data(const uint8_t* data, size_t length);
+  void on_request_end();
+  void on_response_writable();
+  // The codec closed the stream (or the connection is going): emit the record, drop the member.
+  void end(uint32_t error_code);
+
+ private:
+  void on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) override;
+  void on_upstream_failed(records::Termination why) override;
+
+  void build_member_request();
+  void write_to_member(const char* data, size_t length);
+  void credit();
+  void read_response();
+  bool send_response_head();
+  void forward_response_body();
+  void response_complete();
+  void respond_local(uint16_t status, records::Termination why);
+  void abort(records::Termination why);
+  void release_member(bool reusable);
+  http1::Limits parser_limits() const;
+  const MemberRuntime& member() const { return snapshot_->shared->pools[pool_index_].members[member_index_]; }
+
+  static void on_member_read(bufferevent* bev, void* arg);
+  static void on_member_write(bufferevent* bev, void* arg);
+  static void on_member_event(bufferevent* bev, short events, void* arg);
+
+  H2Session& session_;
+  WorkerContext& worker_;
+  std::shared_ptr<WorkerSnapshot> snapshot_;  // the snapshot this stream started on
+  const ListenerRuntime* listener_;
+  int32_t id_;
+  http::RequestHead head_;
+  UpstreamConnector connector_;
+  net::BufferEventPtr member_;
+  net::EvbufferPtr pending_{evbuffer_new()};  // request bytes framed for the member, not yet sent
+  std::string member_request_head_;
+  int pool_index_ = -1;
+  int member_index_ = -1;
+  bool member_reused_ = false;
+  bool retried_stale_ = false;
+  bool chunked_request_ = false;
+  bool request_end_;
+  bool request_has_body_;
+  bool request_sent_ = false;  // the member has the whole request
+  size_t uncredited_ = 0;      // request body bytes received but not yet passed on
+  bool is_head_ = false;
+
+  http1::ResponseHead response_;
+  http1::BodyDecoder response_body_;
+  ChunkPayload chunk_payload_;
+  std::string scratch_;
+  bool response_started_ = false;  // a head (member's or local) went to the codec
+  bool response_done_ = false;
+  bool member_keep_alive_ = false;
+  bool member_paused_ = false;
+  bool ended_ = false;
+
+  uint64_t start_us_ = 0;
+  uint64_t request_sent_us_ = 0;
+  uint64_t first_response_byte_us_ = 0;
+  records::TransactionRecord record_;
+};
+
+void H2Session::Stream::begin() {
+  start_us_ = worker_.now_us();
+  record_ = session_.new_record();
+  record_.method = head_.method;
+  record_.host = head_.authority;
+  record_.path = head_.path;
+  size_t head_bytes = head_.method.size() + head_.authority.size() + head_.path.size();
+  for (const auto& header : head_.headers) {
+    head_bytes += header.name.size() + header.value.size();
+    if (record_.user_agent.empty() && header.name == "user-agent") record_.user_agent = header.value;
+  }
+  record_.bytes_in = head_bytes;
+  is_head_ = head_.method == "HEAD";
+  build_member_request();
+  pool_index_ = listener_->default_pool;
+  if (pool_index_ < 0) {
+    respond_local(503, records::Termination::kNoMember);
+    return;
+  }
+  const auto& pool = snapshot_->shared->pools[pool_index_];
+  record_.pool_id = pool.config->id;
+  uint64_t hash = session_.peer_.hash_for(pool.config->lb_algorithm);
+  connector_.start(snapshot_.get(), pool_index_, hash, listener_->config->timeout_member_connect_ms, true);
+}
+
+void H2Session::Stream::build_member_request() {
+  const auto& inserts = listener_->config->insert_headers;
+  std::string& out = member_request_head_;
+  out.clear();
+  out.append(head_.method).append(" ").append(head_.path).append(" HTTP/1.1\r\n");
+  append_header(&out, "Host", head_.authority);
+  std::string cookie;
+  for (const auto& header : head_.headers) {
+    if (is_connection_specific(header.name) || header.name == "content-length") continue;
+    if (inserts.x_forwarded_port && header.name == "x-forwarded-port") continue;
+    if (inserts.x_forwarded_proto && header.name == "x-forwarded-proto") continue;
+    if (replaced_by_client_certificate_header(inserts, header.name)) continue;  // no spoofing
+    if (header.name == "cookie") {
+      // h2 may split cookies into several fields; HTTP/1.1 wants one (RFC 9113 8.2.3).
+      if (!cookie.empty()) cookie.append("; ");
+      cookie.append(header.value);
+      continue;
+    }
+    append_header(&out, header.name, header.value);
+  }
+  if (!cookie.empty()) append_header(&out, "cookie", cookie);
+  if (head_.content_length >= 0) {
+    append_header(&out, "Content-Length", std::to_string(head_.content_length));
+  } else if (request_has_body_) {
+    chunked_request_ = true;  // h2 needs no length; h1 does
+    append_header(&out, "Transfer-Encoding", "chunked");
+  }
+  if (inserts.x_forwarded_for) append_header(&out, "X-Forwarded-For", session_.peer_.text);
+  if (inserts.x_forwarded_port) append_header(&out, "X-Forwarded-Port", listener_->port_text);
+  if (inserts.x_forwarded_proto) {
+    bool tls = listener_->config->protocol == config::ListenerProtocol::kTerminatedHttps;
+    append_header(&out, "X-Forwarded-Proto", tls ? "https" : "http");
+  }
+  for (const auto& [name, value] : session_.tls_headers_) append_header(&out, name, value);
+  out.append("\r\n");
+}
+
+http1::Limits H2Session::Stream::parser_limits() const {
+  const auto& configured = snapshot_->shared->config->http;
+  http1::Limits limits;
+  limits.max_header_bytes = configured.max_header_bytes;
+  limits.max_headers = configured.max_headers;
+  return limits;
+}
+
+void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
+  member_index_ = member_index;
+  member_reused_ = reused;
+  const MemberRuntime& m = member();
+  record_.member_id = m.config->id;
+  record_.connect_us = connector_.connect_us();
+  record_.retries = connector_.retries();
+  auto& mslot = m.stats->slot(worker_.index()).traffic;
+  mslot.active_connections.add(1);
+  if (!reused) mslot.total_connections.add(1);
+  member_ = std::move(connection);
+  bufferevent* bev = member_.get();
+  bufferevent_setcb(bev, &Stream::on_member_read, &Stream::on_member_write, &Stream::on_member_event, this);
+  bufferevent_setwatermark(bev, EV_READ, 0, kMemberReadHigh);
+  bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
+  timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
+  bufferevent_set_timeouts(bev, &timeout, &timeout);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  bufferevent_write(bev, member_request_head_.data(), member_request_head_.size());
+  mslot.bytes_in.add(member_request_head_.size());
+  evbuffer* output = bufferevent_get_output(bev);
+  size_t pending = evbuffer_get_length(pending_.get());
+  mslot.bytes_in.add(pending);
+  evbuffer_add_buffer(output, pending_.get());
+  if (request_end_) {
+    request_sent_ = true;
+    request_sent_us_ = worker_.now_us();
+  }
+  credit();
+}
+
+void H2Session::Stream::on_upstream_failed(records::Termination why) {
+  record_.retries = connector_.retries();
+  respond_local(why == records::Termination::kNoMember ? 503 : 502, why);
+}
+
+void H2Session::Stream::write_to_member(const char* data, size_t length) {
+  evbuffer* out = member_ ? bufferevent_get_output(member_.get()) : pending_.get();
+  if (member_) member().stats->slot(worker_.index()).traffic.bytes_in.add(length);
+  evbuffer_add(out, data, length);
+}
+
+void H2Session::Stream::on_request_data(const uint8_t* data, size_t length) {
+  record_.bytes_in += length;
+  uncredited_ += length;
+  if (response_done_ || ended_) {
+    credit();  // answered already (locally, or the member did not wait): discard
+    return;
+  }
+  if (chunked_request_) {
+    char size_line[24];
+    int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", length);
+    write_to_member(size_line, static_cast<size_t>(n));
+    write_to_member(reinterpret_cast<const char*>(data), length);
+    write_to_member("\r\n", 2);
+  } else {
+    write_to_member(reinterpret_cast<const char*>(data), length);
+  }
+  credit();
+}
+
+void H2Session::Stream::on_request_end() {
+  if (request_end_) return;
+  request_end_ = true;
+  if (chunked_request_ && !response_done_) write_to_member("0\r\n\r\n", 5);
+  if (member_) {
+    request_sent_ = true;
+    request_sent_us_ = worker_.now_us();
+    if (response_done_) release_member(member_keep_alive_);
+  }
+}
+
+// Reopens the client's stream window for the bytes the member side has taken, unless the
+// member is not keeping up (its output above the watermark; its write callback retries).
+void H2Session::Stream::credit() {
+  if (uncredited_ == 0) return;
+  bool flowing = response_done_ || ended_ ||
+                 (member_ && evbuffer_get_length(bufferevent_get_output(member_.get())) < kHighWatermark);
+  if (!flowing) return;
+  size_t n = uncredited_;
+  uncredited_ = 0;
+  session_.codec_->consume(id_, n);
+}
+
+void H2Session::Stream::read_response() {
+  evbuffer* input = bufferevent_get_input(member_.get());
+  while (!response_started_) {
+    size_t length = evbuffer_get_length(input);
+    if (length == 0) return;
+    if (first_response_byte_us_ == 0) first_response_byte_us_ = worker_.now_us();
+    const http1::Limits limits = parser_limits();
+    size_t n = std::min<size_t>(length, limits.max_header_bytes);
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ssize_t>(n)));
+    auto result = http1::parse_response_head(std::string_view(data, n), limits, is_head_, &response_);
+    if (result.status == http1::ParseStatus::kIncomplete) return;
+    if (result.status == http1::ParseStatus::kError || response_.status == 101) {
+      respond_local(502, records::Termination::kBadResponse);
+      return;
+    }
+    if (response_.status < 200) {
+      evbuffer_drain(input, response_.head_bytes);  // interim responses are not relayed over h2
+      continue;
+    }
+    if (!send_response_head()) return;
+  }
+  forward_response_body();
+}
+
+bool H2Session::Stream::send_response_head() {
+  member_keep_alive_ = response_.keep_alive && response_.framing != http1::BodyFraming::kUntilClose;
+  http::ResponseHead head;
+  head.status = response_.status;
+  head.headers.reserve(response_.headers.size() + 1);
+  for (const auto& header : response_.headers) {
+    if (is_connection_specific(header.name) || named_by_connection(response_, header.name)) continue;
+    if (iequals(header.name, "content-length")) continue;  // one normalised copy below
+    if (!listener_->hsts_value.empty() && iequals(header.name, "strict-transport-security")) continue;
+    head.headers.push_back(http::Header{lower(header.name), std::string(header.value)});
+  }
+  if (!listener_->hsts_value.empty()) {
+    head.headers.push_back(http::Header{"strict-transport-security", listener_->hsts_value});
+  }
+  if (response_.framing == http1::BodyFraming::kContentLength ||
+      (response_.framing == http1::BodyFraming::kNone && response_.content_length > 0)) {
+    head.headers.push_back(http::Header{"content-length", std::to_string(response_.content_length)});
+  }
+  evbuffer_drain(bufferevent_get_input(member_.get()), response_.head_bytes);
+  record_.status = response_.status;
+  size_t head_bytes = 0;
+  for (const auto& header : head.headers) head_bytes += header.name.size() + header.value.size();
+  record_.bytes_out += head_bytes;
+  auto& mslot = member().stats->slot(worker_.index());
+  mslot.responses[static_cast<int>(stats::classify_status(response_.status))].add(1);
+  mslot.traffic.bytes_out.add(response_.head_bytes);
+  response_started_ = true;
+  response_body_.reset(response_.framing, response_.content_length);
+  chunk_payload_.reset();
+  if (response_body_.done()) {
+    // No body: the member is done before the codec sends anything (which may end the stream).
+    response_complete();
+    session_.codec_->submit_response(id_, head, true);
+    return false;
+  }
+  session_.codec_->submit_response(id_, head, false);
+  return true;
+}
+
+void H2Session::Stream::forward_response_body() {
+  if (!member_ || response_done_) return;
+  evbuffer* input = bufferevent_get_input(member_.get());
+  auto& mslot = member().stats->slot(worker_.index()).traffic;
+  const bool chunked = response_.framing == http1::BodyFraming::kChunked;
+  while (!response_body_.done()) {
+    if (session_.codec_->response_buffer_full(id_)) {
+      // The client is not taking the body as fast as the member sends it: stop reading the
+      // member until the codec drains (on_response_writable).
+      bufferevent_disable(member_.get(), EV_READ);
+      member_paused_ = true;
+      return;
+    }
+    evbuffer_iovec chunk;
+    if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) break;
+    const char* data = static_cast<const char*>(chunk.iov_base);
+    auto step = response_body_.feed(data, chunk.iov_len);
+    if (step.error != http1::Error::kNone) {
+      abort(records::Termination::kBadResponse);
+      return;
+    }
+    if (step.consumed == 0) break;
+    const char* payload = data;
+    size_t payload_length = step.consumed;
+    if (chunked) {
+      scratch_.clear();
+      chunk_payload_.extract(data, step.consumed, &scratch_);
+      payload = scratch_.data();
+      payload_length = scratch_.size();
+    }
+    record_.bytes_out += payload_length;
+    mslot.bytes_out.add(step.consumed);
+    if (!response_body_.done()) {
+      session_.codec_->submit_data(id_, reinterpret_cast<const uint8_t*>(payload), payload_length, false);
+      evbuffer_drain(input, step.consumed);
+      continue;
+    }
+    // The last piece: release the member (to the pool) before the codec may end the stream.
+    if (payload != scratch_.data()) scratch_.assign(payload, payload_length);
+    evbuffer_drain(input, step.consumed);
+    response_complete();
+    session_.codec_->submit_data(id_, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(), true);
+    return;
+  }
+}
+
+// The member's response is whole: the member connection goes back to the pool if it can.
+void H2Session::Stream::response_complete() {
+  response_done_ = true;
+  if (!request_end_) member_keep_alive_ = false;  // the member did not wait for the body
+  release_member(member_keep_alive_ && request_sent_);
+  credit();
+}
+
+void H2Session::Stream::respond_local(uint16_t status, records::Termination why) {
+  if (response_started_) {
+    abort(why);
+    return;
+  }
+  response_started_ = true;
+  record_.status = status;
+  record_.termination = why;
+  std::string body = local_response_body(status, why);
+  record_.bytes_out += body.size();
+  response_done_ = true;
+  release_member(false);
+  credit();
+  session_.codec_->submit_local_response(id_, status, body);
+}
+
+// The response cannot be finished: reset the stream (its record is emitted when it closes).
+void H2Session::Stream::abort(records::Termination why) {
+  if (record_.termination == records::Termination::kNormal) record_.termination = why;
+  response_done_ = true;
+  release_member(false);
+  credit();
+  session_.codec_->reset_stream(id_, http2::ErrorCode::kInternalError);
+}
+
+void H2Session::Stream::release_member(bool reusable) {
+  connector_.cancel();
+  if (!member_) return;
+  const MemberRuntime& m = member();
+  m.stats->slot(worker_.index()).traffic.active_connections.sub(1);
+  snapshot_->balancers[pool_index_]->on_connection_close(member_index_);
+  bool clean = reusable && evbuffer_get_length(bufferevent_get_output(member_.get())) == 0 &&
+               evbuffer_get_length(bufferevent_get_input(member_.get())) == 0;
+  if (clean) worker_.upstream_pool().put(m.endpoint_key, std::move(member_));
+  member_.reset();
+  member_paused_ = false;
+}
+
+void H2Session::Stream::on_response_writable() {
+  if (!member_paused_ || !member_) return;
+  member_paused_ = false;
+  bufferevent_enable(member_.get(), EV_READ);
+  forward_response_body();
+}
+
+void H2Session::Stream::end(uint32_t error_code) {
+  if (ended_) return;
+  ended_ = true;
+  if (!response_done_ || error_code != 0) {
+    if (record_.termination == records::Termination::kNormal) {
+      record_.termination = records::Termination::kClientReset;
+    }
+  }
+  uint64_t now = worker_.now_us();
+  record_.total_us = static_cast<uint32_t>(now - start_us_);
+  if (first_response_byte_us_ != 0) {
+    uint64_t sent = request_sent_us_ != 0 ? request_sent_us_ : start_us_;
+    record_.ttfb_us = static_cast<uint32_t>(first_response_byte_us_ - std::min(first_response_byte_us_, sent));
+    record_.transfer_us = static_cast<uint32_t>(now - first_response_byte_us_);
+  }
+  if (record_.termination != records::Termination::kNormal) {
+    listener_->stats->slot(worker_.index()).request_errors.add(1);
+  }
+  worker_.emit(record_);
+  release_member(false);
+}
+
+void H2Session::Stream::on_member_read(bufferevent*, void* arg) {
+  auto* self = static_cast<Stream*>(arg);
+  self->read_response();
+  self->session_.settle();
+}
+
+void H2Session::Stream::on_member_write(bufferevent*, void* arg) {
+  auto* self = static_cast<Stream*>(arg);
+  self->credit();
+  self->session_.settle();
+}
+
+void H2Session::Stream::on_member_event(bufferevent*, short events, void* arg) {
+  auto* self = static_cast<Stream*>(arg);
+  H2Session& session = self->session_;
+  if (events & BEV_EVENT_TIMEOUT) {
+    self->respond_local(504, records::Termination::kMemberTimeout);
+  } else if ((events & BEV_EVENT_EOF) && self->response_started_) {
+    self->forward_response_body();  // bytes that came with the close
+    if (!self->response_done_ && self->member_) {
+      if (self->response_body_.finish_on_close()) {
+        self->member_keep_alive_ = false;
+        self->response_complete();
+        self->session_.codec_->submit_data(self->id_, nullptr, 0, true);
+      } else {
+        self->abort(records::Termination::kMemberReset);
+      }
+    }
+  } else if (self->first_response_byte_us_ == 0 && self->member_reused_ && !self->retried_stale_ &&
+             !self->request_has_body_) {
+    // A pooled connection the member had already closed: retry once on a fresh connection.
+    self->retried_stale_ = true;
+    self->release_member(false);
+    const auto& pool = self->snapshot_->shared->pools[self->pool_index_];
+    uint64_t hash = session.peer_.hash_for(pool.config->lb_algorithm);
+    self->connector_.start(self->snapshot_.get(), self->pool_index_, hash,
+                           self->listener_->config->timeout_member_connect_ms, false);
+  } else {
+    self->respond_local(502, records::Termination::kMemberReset);
+  }
+  session.settle();
+}
+
+// ---- the connection ----
+
+H2Session::H2Session(WorkerContext& worker, net::BufferEventPtr connection, ClientAddress client,
+                     std::shared_ptr<WorkerSnapshot> snapshot, const ListenerRuntime* listener,
+                     bool connection_counted)
+    : worker_(worker),
+      snapshot_(std::move(snapshot)),
+      listener_(listener),
+      peer_(std::move(client)),
+      client_(std::move(connection)),
+      counted_(connection_counted) {}
+
+H2Session::~H2Session() {
+  // Streams first (their member connections reference this session), then the codec while
+  // the stream maps it might still report to are alive.
+  ended_.clear();
+  streams_.clear();
+  codec_.reset();
+}
+
+void H2Session::start() {
+  if (!counted_) {
+    auto& slot = listener_->stats->slot(worker_.index());
+    slot.active_connections.add(1);
+    slot.total_connections.add(1);
+  }
+  counted_ = true;
+  tls_headers_ = client_certificate_headers(listener_->config->insert_headers, tls::tls_ssl(client_.get()));
+  http2::ServerConnection::Handler& handler = *this;
+  codec_ = std::make_unique<http2::ServerConnection>(handler, snapshot_->shared->config->http2,
+                                                     worker_.now_us() / 1000);
+  idle_timer_.reset(evtimer_new(worker_.base(), &H2Session::on_idle_timer, this));
+  header_timer_.reset(evtimer_new(worker_.base(), &H2Session::on_header_timer, this));
+  reap_event_.reset(event_new(worker_.base(), -1, 0, &H2Session::on_reap, this));
+  bufferevent* bev = client_.get();
+  bufferevent_setcb(bev, &H2Session::on_client_read, &H2Session::on_client_write,
+                    &H2Session::on_client_event, this);
+  bufferevent_setwatermark(bev, EV_READ, 0, kHighWatermark);
+  bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
+  // No read timeout: a client waiting for slow members sends nothing. Idleness is timed by
+  // idle_timer_ (no open stream); a client that stops reading by the write timeout.
+  timeval timeout = net::timeval_from_ms(listener_->config->timeout_client_data_ms);
+  bufferevent_set_timeouts(bev, nullptr, &timeout);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  codec_->flush();  // our SETTINGS
+  read_client();    // bytes that arrived before the hand-over
+  if (!closed_ && worker_.draining()) drain();
+}
+
+void H2Session::drain() {
+  if (closed_) return;
+  codec_->drain();
+  settle();
+}
+
+records::TransactionRecord H2Session::new_record() const {
+  records::TransactionRecord record;
+  record.kind = records::RecordKind::kHttp;
+  record.start_unix_us = worker_.wall_us();
+  record.listener_id = listener_->config->id;
+  record.client_address = peer_.text;
+  record.client_port = peer_.port;
+  record.client_rtt_us = client_rtt_us_;
+  return record;
+}
+
+void H2Session::config_changed() {
+  if (worker_.current_snapshot()->shared->find_listener(listener_->socket_key) == nullptr) drain();
+}
+
+void H2Session::refresh_snapshot() {
+  const auto& newest = worker_.current_snapshot();
+  if (newest == snapshot_) return;
+  const ListenerRuntime* moved = newest->shared->find_listener(listener_->socket_key);
+  if (moved == nullptr) {
+    codec_->drain();  // the listener is gone: finish the streams in flight, take no more
+    return;
+  }
+  snapshot_ = newest;
+  listener_ = moved;
+}
+
+H2Session::Stream* H2Session::find(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void H2Session::read_client() {
+  if (closed_ || closing_) return;
+  evbuffer* input = bufferevent_get_input(client_.get());
+  size_t total = evbuffer_get_length(input);
+  if (total == 0) return;
+  refresh_snapshot();  // a config without this listener drains the connection
+  listener_->stats->slot(worker_.index()).bytes_in.add(total);
+  uint64_t now_ms = worker_.now_us() / 1000;
+  while (evbuffer_get_length(input) > 0 && !closed_) {
+    evbuffer_iovec chunk;
+    if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1) break;
+    bool ok = codec_->feed(static_cast<const uint8_t*>(chunk.iov_base), chunk.iov_len, now_ms);
+    if (closed_) return;
+    evbuffer_drain(input, chunk.iov_len);
+    if (!ok) {
+      evbuffer_drain(input, evbuffer_get_length(input));
+      break;
+    }
+  }
+  if (closed_) return;
+  uint64_t deadline = codec_->next_deadline_ms();
+  if (deadline != 0) {
+    timeval tv = net::timeval_from_ms(static_cast<uint32_t>(deadline > now_ms ? deadline - now_ms : 0));
+    evtimer_add(header_timer_.get(), &tv);
+  } else {
+    evtimer_del(header_timer_.get());
+  }
+  settle();
+}
+
+void H2Session::settle() {
+  if (closed_) return;
+  if (codec_->finished()) {  // after a GOAWAY, once the last stream is done and it is sent
+    close_when_flushed();
+    return;
+  }
+  bool idle = codec_->open_streams() == 0 && streams_.empty();
+  if (idle && !idle_armed_) {
+    timeval tv = net::timeval_from_ms(listener_->config->timeout_client_data_ms);
+    evtimer_add(idle_timer_.get(), &tv);
+    idle_armed_ = true;
+  } else if (!idle && idle_armed_) {
+    evtimer_del(idle_timer_.get());
+    idle_armed_ = false;
+  }
+}
+
+void H2Session::close_when_flushed() {
+  if (closed_) return;
+  closing_ = true;
+  bufferevent_disable(client_.get(), EV_READ);
+  if (evbuffer_get_length(bufferevent_get_output(client_.get())) == 0) {
+    close();
+    return;
+  }
+  bufferevent_setwatermark(client_.get(), EV_WRITE, 0, 0);
+}
+
+void H2Session::close() {
+  if (closed_) return;
+  closed_ = true;
+  // Streams still open lose their client: each emits its record now.
+  for (auto& [id, stream] : streams_) {
+    stream->end(static_cast<uint32_t>(http2::ErrorCode::kCancel));
+    ended_.push_back(std::move(stream));
+  }
+  streams_.clear();
+  idle_timer_.reset();
+  header_timer_.reset();
+  if (counted_) listener_->stats->slot(worker_.index()).active_connections.sub(1);
+  client_.reset();
+  worker_.release(this);
+}
+
+// ---- codec events ----
+
+void H2Session::on_request(int32_t stream_id, http::RequestHead head, bool end_stream) {
+  refresh_snapshot();
+  if (client_rtt_us_ == 0) client_rtt_us_ = net::tcp_rtt_us(bufferevent_getfd(client_.get()));
+  auto stream = std::make_unique<Stream>(*this, stream_id, std::move(head), end_stream);
+  Stream* raw = stream.get();
+  streams_.emplace(stream_id, std::move(stream));
+  raw->begin();
+}
+
+void H2Session::on_request_rejected(int32_t, uint16_t status, const char* why) {
+  if (client_rtt_us_ == 0) client_rtt_us_ = net::tcp_rtt_us(bufferevent_getfd(client_.get()));
+  records::TransactionRecord record = new_record();
+  record.status = status;
+  record.termination = records::Termination::kBadRequest;
+  record.path = why;
+  listener_->stats->slot(worker_.index()).request_errors.add(1);
+  worker_.emit(record);
+}
+
+void H2Session::on_request_data(int32_t stream_id, const uint8_t* data, size_t length) {
+  if (Stream* stream = find(stream_id)) stream->on_request_data(data, length);
+}
+
+void H2Session::on_request_end(int32_t stream_id) {
+  if (Stream* stream = find(stream_id)) stream->on_request_end();
+}
+
+void H2Session::on_stream_close(int32_t stream_id, uint32_t error_code) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;
+  it->second->end(error_code);
+  // The stream may be deep in its own callback (a member event that ended it): free it later.
+  ended_.push_back(std::move(it->second));
+  streams_.erase(it);
+  if (reap_event_) event_active(reap_event_.get(), 0, 0);
+}
+
+void H2Session::on_response_writable(int32_t stream_id) {
+  if (Stream* stream = find(stream_id)) stream->on_response_writable();
+}
+
+void H2Session::write_output(const uint8_t* data, size_t length) {
+  if (!client_) return;
+  bufferevent_write(client_.get(), data, length);
+  listener_->stats->slot(worker_.index()).bytes_out.add(length);
+}
+
+bool H2Session::output_blocked() const {
+  return !client_ || evbuffer_get_length(bufferevent_get_output(client_.get())) >= kHighWatermark;
+}
+
+// ---- libevent callbacks ----
+
+void H2Session::on_client_read(bufferevent*, void* arg) { static_cast<H2Session*>(arg)->read_client(); }
+
+void H2Session::on_client_write(bufferevent*, void* arg) {
+  auto* self = static_cast<H2Session*>(arg);
+  if (self->closed_) return;
+  if (self->closing_) {
+    if (evbuffer_get_length(bufferevent_get_output(self->client_.get())) == 0) self->close();
+    return;
+  }
+  self->codec_->flush();
+  self->settle();
+}
+
+void H2Session::on_client_event(bufferevent*, short, void* arg) {
+  // EOF, error or write timeout: the client is gone (h2 has no half-close worth keeping).
+  static_cast<H2Session*>(arg)->close();
+}
+
+void H2Session::on_idle_timer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<H2Session*>(arg);
+  self->idle_armed_ = false;
+  if (self->closed_) return;
+  self->codec_->idle_timeout();
+  self->settle();
+}
+
+void H2Session::on_header_timer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<H2Session*>(arg);
+  if (self->closed_) return;
+  self->codec_->on_timer(self->worker_.now_us() / 1000);
+  self->settle();
+}
+
+void H2Session::on_reap(evutil_socket_t, short, void* arg) { static_cast<H2Session*>(arg)->ended_.clear(); }
+
+}  // namespace pharos::proxy

@@ -1,0 +1,88 @@
+// One client HTTP/2 connection (h2c with prior knowledge, or ALPN h2 over a TLS transport: the
+// bufferevent may be either). Each stream is one transaction: routed like HttpSession (the
+// listener's default pool, the pool's balancer), sent to a member as HTTP/1.1 on a connection
+// from the worker's UpstreamPool (one request in flight per member connection, many member
+// connections per client connection), streamed both ways with backpressure (h2 flow control
+// towards the client, read watermarks towards members), one transaction record per stream.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/http2/server_connection.h"
+#include "engine/net/event_handles.h"
+#include "engine/proxy/session_common.h"
+#include "engine/proxy/worker_context.h"
+
+namespace pharos::proxy {
+
+class H2Session final : public Session, private http2::ServerConnection::Handler {
+ public:
+  // `connection` may already hold client bytes (the preface, after an HttpSession saw it).
+  // connection_counted: the listener's connection counters already count this connection
+  // (it was handed over by another session), so start() must not count it again.
+  H2Session(WorkerContext& worker, net::BufferEventPtr connection, ClientAddress client,
+            std::shared_ptr<WorkerSnapshot> snapshot, const ListenerRuntime* listener,
+            bool connection_counted = false);
+  ~H2Session() override;
+  void start() override;
+  // GOAWAY with the last stream seen; streams in flight finish, then the connection closes.
+  void drain() override;
+  void config_changed() override;
+
+ private:
+  class Stream;
+  friend class Stream;
+
+  // http2::ServerConnection::Handler
+  void on_request(int32_t stream_id, http::RequestHead head, bool end_stream) override;
+  void on_request_rejected(int32_t stream_id, uint16_t status, const char* why) override;
+  void on_request_data(int32_t stream_id, const uint8_t* data, size_t length) override;
+  void on_request_end(int32_t stream_id) override;
+  void on_stream_close(int32_t stream_id, uint32_t error_code) override;
+  void on_response_writable(int32_t stream_id) override;
+  void write_output(const uint8_t* data, size_t length) override;
+  bool output_blocked() const override;
+
+  Stream* find(int32_t stream_id);
+  void read_client();
+  // After any work: close when the codec is done, else keep the timers right.
+  void settle();
+  void close_when_flushed();
+  void close();
+  void refresh_snapshot();
+  records::TransactionRecord new_record() const;
+
+  static void on_client_read(bufferevent* bev, void* arg);
+  static void on_client_write(bufferevent* bev, void* arg);
+  static void on_client_event(bufferevent* bev, short events, void* arg);
+  static void on_idle_timer(evutil_socket_t, short, void* arg);
+  static void on_header_timer(evutil_socket_t, short, void* arg);
+  static void on_reap(evutil_socket_t, short, void* arg);
+
+  WorkerContext& worker_;
+  std::shared_ptr<WorkerSnapshot> snapshot_;
+  const ListenerRuntime* listener_;
+  ClientAddress peer_;
+  net::BufferEventPtr client_;
+  std::unique_ptr<http2::ServerConnection> codec_;
+  std::map<int32_t, std::unique_ptr<Stream>> streams_;
+  // Streams that ended inside one of their own callbacks; destroyed on the next loop turn.
+  std::vector<std::unique_ptr<Stream>> ended_;
+  net::EventPtr idle_timer_;
+  net::EventPtr header_timer_;
+  net::EventPtr reap_event_;
+  bool idle_armed_ = false;
+  bool counted_;
+  bool closing_ = false;
+  bool closed_ = false;
+  uint32_t client_rtt_us_ = 0;
+  // X-SSL-* headers for the client's TLS connection (none over h2c); fixed per connection.
+  std::vector<std::pair<std::string, std::string>> tls_headers_;
+};
+
+}  // namespace pharos::proxy

@@ -1,0 +1,42 @@
+#include "engine/proxy/header_rules.h"
+
+namespace pharos::proxy {
+
+bool is_hop_by_hop(std::string_view name) {
+  return iequals(name, "connection") || iequals(name, "keep-alive") ||
+         iequals(name, "proxy-connection") || iequals(name, "upgrade") || iequals(name, "te");
+}
+
+bool is_connection_specific(std::string_view name) {
+  return is_hop_by_hop(name) || iequals(name, "transfer-encoding") || iequals(name, "http2-settings");
+}
+
+// Whether the comma-separated token list of a Connection field contains `name`.
+bool connection_list_names(std::string_view list, std::string_view name) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view token = list.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (iequals(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+const char* local_response_body(uint16_t status, records::Termination why) {
+  switch (why) {
+    case records::Termination::kBadRequest: return "The request is not valid HTTP.\n";
+    case records::Termination::kNoMember: return "No member of the pool is available to serve this request.\n";
+    case records::Termination::kConnectFailed: return "No member of the pool accepted a connection.\n";
+    case records::Termination::kMemberTimeout: return "The member did not answer in time.\n";
+    case records::Termination::kMemberReset: return "The member closed the connection without a response.\n";
+    case records::Termination::kBadResponse: return "The member sent an invalid HTTP response.\n";
+    case records::Termination::kClientTimeout: return "The request was not received in time.\n";
+    default: break;
+  }
+  return status == 503 ? "Service unavailable.\n" : "The request could not be served.\n";
+}
+
+}  // namespace pharos::proxy
