@@ -521,6 +521,14 @@ class Converter {
     if (auto v = field(in, path, "tls_ciphers")) tls.ciphers = v->get<std::string>();
     if (auto v = field(in, path, "alpn_protocols")) {
       tls.alpn_protocols = v->get<std::vector<std::string>>();
+      // Member connections speak HTTP/1.1: offering h2 would let a member pick a protocol the
+      // engine does not speak to members yet.
+      for (size_t i = 0; i < tls.alpn_protocols.size(); ++i) {
+        if (tls.alpn_protocols[i] == "h2") {
+          error(json_pointer_append(path + "/alpn_protocols", i),
+                "h2 towards members is not supported by this engine yet; offer http/1.1");
+        }
+      }
     }
     pool.tls = std::move(tls);
   }

@@ -714,6 +714,11 @@ TEST(LoadConfigTls, PoolReencryption) {
   result = load_config(doc);
   EXPECT_EQ(paths(result), (Paths{"/pools/0/crl_container"}));
 
+  json h2 = base();
+  h2["pools"][0]["tls_enabled"] = true;
+  h2["pools"][0]["alpn_protocols"] = {"http/1.1", "h2"};
+  EXPECT_EQ(paths(load_config(h2)), (Paths{"/pools/0/alpn_protocols/1"}));
+
   json tcp = base();
   tcp["listeners"][0]["protocol"] = "TCP";
   tcp["pools"][0]["protocol"] = "TCP";
