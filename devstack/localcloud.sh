@@ -16,10 +16,13 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 LC=${PHAROS_LOCALCLOUD_DIR:-${PHAROS_STATE_DIR:-$REPO_ROOT/.state}/localcloud}
 
 # ---- ports (override with the environment) --------------------------------
-MARIADB_PORT=${PHAROS_LC_MARIADB_PORT:-35306}
-KEYSTONE_PORT=${PHAROS_LC_KEYSTONE_PORT:-35357}
-NEUTRON_PORT=${PHAROS_LC_NEUTRON_PORT:-35696}
-OCTAVIA_PORT=${PHAROS_LC_OCTAVIA_PORT:-35876}
+# Above the kernel's ephemeral range (ip_local_port_range, 32768-60999 by default), so no
+# outgoing connection or port-0 bind of another process can hold one when the cloud starts;
+# and above the 20000-32767 range the C++ tests pick their ports from.
+MARIADB_PORT=${PHAROS_LC_MARIADB_PORT:-61306}
+KEYSTONE_PORT=${PHAROS_LC_KEYSTONE_PORT:-61357}
+NEUTRON_PORT=${PHAROS_LC_NEUTRON_PORT:-61696}
+OCTAVIA_PORT=${PHAROS_LC_OCTAVIA_PORT:-61876}
 HOST=127.0.0.1
 REGION=${PHAROS_LC_REGION:-RegionOne}
 
@@ -387,7 +390,9 @@ EOF
 keystone_manage() { keystone-manage --config-file "$ETC/keystone/keystone.conf" "$@"; }
 
 start_keystone() {
-    if [ ! -f "$STAMP/keystone-db" ]; then
+    # The stamps hold the URLs they were made for: new ports re-run bootstrap and the endpoint
+    # setup (both update what exists), so the catalog never points at old ports.
+    if [ "$(cat "$STAMP/keystone-db" 2>/dev/null)" != "$KEYSTONE_URL" ]; then
         say "keystone db_sync / fernet_setup / credential_setup / bootstrap"
         {
             keystone_manage db_sync
@@ -399,7 +404,7 @@ start_keystone() {
                 --bootstrap-public-url "$KEYSTONE_URL/v3/" \
                 --bootstrap-region-id "$REGION"
         } >>"$LOG/keystone-manage.log" 2>&1 || die "keystone-manage failed ($LOG/keystone-manage.log)"
-        touch "$STAMP/keystone-db"
+        echo "$KEYSTONE_URL" >"$STAMP/keystone-db"
     fi
     if ! is_up keystone; then
         say "starting keystone on $HOST:$KEYSTONE_PORT"
@@ -407,12 +412,13 @@ start_keystone() {
             keystone-wsgi-public --host "$HOST" --port "$KEYSTONE_PORT"
         wait_for keystone "Keystone" curl -sf "$KEYSTONE_URL/v3"
     fi
-    if [ ! -f "$STAMP/keystone-services" ]; then
+    local services="$KEYSTONE_URL $NEUTRON_URL $OCTAVIA_URL $REGION"
+    if [ "$(cat "$STAMP/keystone-services" 2>/dev/null)" != "$services" ]; then
         LC_KEYSTONE_URL=$KEYSTONE_URL LC_NEUTRON_URL=$NEUTRON_URL \
         LC_OCTAVIA_URL=$OCTAVIA_URL LC_REGION=$REGION \
             /usr/bin/python3 "$SCRIPT_DIR/localcloud_keystone.py" >>"$LOG/keystone-manage.log" 2>&1 \
             || die "service user/endpoint setup failed ($LOG/keystone-manage.log)"
-        touch "$STAMP/keystone-services"
+        echo "$services" >"$STAMP/keystone-services"
     fi
 }
 
