@@ -12,6 +12,7 @@
 #include "engine/proxy/tls_headers.h"
 #include "engine/proxy/upstream_connector.h"
 #include "engine/proxy/upstream_pool.h"
+#include "engine/tls/client_certificate_info.h"
 #include "engine/tls/tls_transport.h"
 
 namespace pharos::proxy {
@@ -612,6 +613,11 @@ records::TransactionRecord H2Session::new_record() const {
   record.client_address = peer_.text;
   record.client_port = peer_.port;
   record.client_rtt_us = client_rtt_us_;
+  record.http2 = true;
+  if (const SSL* ssl = tls::tls_ssl(client_.get())) {
+    record.tls = true;
+    record.sni.assign(tls::client_server_name(ssl));
+  }
   return record;
 }
 

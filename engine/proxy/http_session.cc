@@ -152,6 +152,10 @@ void HttpSession::begin_transaction() {
   record_.start_unix_us = worker_.wall_us() - (worker_.now_us() - start_us_);
   record_.listener_id = listener_->config->id;
   record_.client_address = peer_.text;
+  if (const SSL* ssl = tls::tls_ssl(client_.get())) {
+    record_.tls = true;
+    record_.sni.assign(tls::client_server_name(ssl));
+  }
   record_.client_port = peer_.port;
   if (client_rtt_us_ == 0) client_rtt_us_ = net::tcp_rtt_us(bufferevent_getfd(client_.get()));
   record_.client_rtt_us = client_rtt_us_;

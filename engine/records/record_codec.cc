@@ -88,7 +88,7 @@ size_t encode(const TransactionRecord& r, std::string* out) {
   const auto strings = strings_of(r);
   std::array<uint16_t, kStringCount> lengths;
   size_t size = kMinRecordBytes;
-  uint8_t flags = 0;
+  uint8_t flags = (r.tls ? kFlagTls : 0) | (r.http2 ? kFlagHttp2 : 0);
   for (size_t i = 0; i < kStringCount; ++i) {
     lengths[i] = static_cast<uint16_t>(capped_length(*strings[i], kCaps[i]));
     if (lengths[i] != strings[i]->size()) flags |= kFlagTruncated;
@@ -180,6 +180,8 @@ DecodeResult decode(std::string_view in, TransactionRecord* out, bool* truncated
   // Bytes between the last string and `end` are reserved for fields a later revision of this
   // version may append; an older decoder skips them.
   if (truncated != nullptr) *truncated = (flags & kFlagTruncated) != 0;
+  out->tls = (flags & kFlagTls) != 0;
+  out->http2 = (flags & kFlagHttp2) != 0;
   return {DecodeError::kOk, length};
 }
 

@@ -44,6 +44,8 @@ static_assert(kMaxRecordBytes <= 0xFFFF, "record length must fit its u16 header 
 
 // Bits of the wire flags byte.
 inline constexpr uint8_t kFlagTruncated = 0x01;  // the encoder cut at least one string
+inline constexpr uint8_t kFlagTls = 0x02;        // TransactionRecord::tls
+inline constexpr uint8_t kFlagHttp2 = 0x04;      // TransactionRecord::http2
 
 enum class DecodeError : uint8_t {
   kOk = 0,

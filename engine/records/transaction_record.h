@@ -31,6 +31,8 @@ struct TransactionRecord {
   uint16_t status = 0;         // HTTP status sent to the client; 0 for TCP
   uint16_t client_port = 0;
   uint8_t retries = 0;         // connect attempts beyond the first
+  bool tls = false;            // the engine terminated TLS on the client connection
+  bool http2 = false;          // the request came over HTTP/2
   uint64_t start_unix_us = 0;  // when the request (HTTP) or the connection (TCP) started
   uint32_t client_rtt_us = 0;  // smoothed RTT from TCP_INFO on the client socket
   uint32_t connect_us = 0;     // member connect time; 0 when a pooled connection was reused
@@ -47,7 +49,7 @@ struct TransactionRecord {
   std::string host;
   std::string path;
   std::string user_agent;
-  std::string sni;             // TLS server name, when there was one
+  std::string sni;             // TLS server name the client sent (terminated or passthrough)
 };
 
 }  // namespace pharos::records

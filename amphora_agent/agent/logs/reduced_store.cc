@@ -65,6 +65,8 @@ nlohmann::json record_to_json(const records::TransactionRecord& r, Reason reason
           {"path", r.path},
           {"user_agent", r.user_agent},
           {"sni", r.sni},
+          {"tls", r.tls},
+          {"http2", r.http2},
           {"retries", r.retries},
           {"client_rtt_us", r.client_rtt_us},
           {"connect_us", r.connect_us},

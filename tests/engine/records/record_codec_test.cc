@@ -33,6 +33,8 @@ TransactionRecord sample(int i = 0) {
   r.path = "/api/v1/items/" + std::to_string(i) + "?q=x";
   r.user_agent = "curl/7.88.1";
   r.sni = "www.example.com";
+  r.tls = true;
+  r.http2 = (i % 2) == 1;
   return r;
 }
 
@@ -46,7 +48,7 @@ bool same(const TransactionRecord& a, const TransactionRecord& b) {
          a.listener_id == b.listener_id && a.pool_id == b.pool_id &&
          a.member_id == b.member_id && a.client_address == b.client_address &&
          a.method == b.method && a.host == b.host && a.path == b.path &&
-         a.user_agent == b.user_agent && a.sni == b.sni;
+         a.user_agent == b.user_agent && a.sni == b.sni && a.tls == b.tls && a.http2 == b.http2;
 }
 
 TEST(RecordCodec, RoundTrip) {
@@ -62,6 +64,19 @@ TEST(RecordCodec, RoundTrip) {
   EXPECT_EQ(result.consumed, n);
   EXPECT_FALSE(truncated);
   EXPECT_TRUE(same(in, out));
+}
+
+TEST(RecordCodec, TlsAndHttp2AreFlagBits) {
+  for (int i : {0, 1}) {
+    const TransactionRecord in = sample(i);
+    std::string wire;
+    encode(in, &wire);
+    EXPECT_EQ(static_cast<uint8_t>(wire[11]), kFlagTls | (i == 1 ? kFlagHttp2 : 0));
+    TransactionRecord out;
+    ASSERT_EQ(decode(wire, &out).error, DecodeError::kOk);
+    EXPECT_TRUE(out.tls);
+    EXPECT_EQ(out.http2, i == 1);
+  }
 }
 
 TEST(RecordCodec, RoundTripEmptyTcpRecord) {
