@@ -98,15 +98,8 @@ TlsResult<std::shared_ptr<const ClientTlsContext>> ClientTlsContext::create(
   SSL_CTX* ctx = context->ctx_.get();
   if (ctx == nullptr) return TlsError{tls.path, "SSL_CTX_new: " + take_boringssl_errors()};
 
-  if (auto s = apply_versions(ctx, tls.versions, tls.path + "/tls_versions"); !s) {
+  if (auto s = apply_versions_and_ciphers(ctx, tls.versions, tls.ciphers, tls.path, &context->warnings_); !s) {
     return s.error();
-  }
-  const std::string ciphers_path = tls.path + "/tls_ciphers";
-  auto ignored = apply_ciphers(ctx, tls.ciphers, ciphers_path);
-  if (!ignored) return ignored.error();
-  for (const auto& name : ignored.value()) {
-    context->warnings_.push_back(
-        TlsError{ciphers_path, "cipher \"" + name + "\" is unknown to BoringSSL and skipped"});
   }
   if (!tls.alpn_protocols.empty()) {
     auto wire = alpn_wire(tls.alpn_protocols, tls.path + "/alpn_protocols");

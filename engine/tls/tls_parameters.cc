@@ -105,4 +105,17 @@ TlsResult<std::vector<uint8_t>> alpn_wire(const std::vector<std::string>& protoc
   return wire;
 }
 
+TlsStatus apply_versions_and_ciphers(SSL_CTX* ctx, uint8_t versions, const std::string& ciphers,
+                                     const std::string& object_path, std::vector<TlsError>* warnings) {
+  if (auto s = apply_versions(ctx, versions, object_path + "/tls_versions"); !s) return s.error();
+  const std::string ciphers_path = object_path + "/tls_ciphers";
+  auto ignored = apply_ciphers(ctx, ciphers, ciphers_path);
+  if (!ignored) return ignored.error();
+  for (const auto& name : ignored.value()) {
+    warnings->push_back(
+        TlsError{ciphers_path, "cipher \"" + name + "\" is unknown to BoringSSL and skipped"});
+  }
+  return Done{};
+}
+
 }  // namespace pharos::tls

@@ -32,6 +32,11 @@ TlsStatus apply_versions(SSL_CTX* ctx, uint8_t versions, const std::string& path
 TlsResult<std::vector<std::string>> apply_ciphers(SSL_CTX* ctx, const std::string& ciphers,
                                                   const std::string& path);
 
+// tls_versions and tls_ciphers of the listener or pool at `object_path` (fields
+// object_path/tls_versions and object_path/tls_ciphers); skipped cipher names become warnings.
+TlsStatus apply_versions_and_ciphers(SSL_CTX* ctx, uint8_t versions, const std::string& ciphers,
+                                     const std::string& object_path, std::vector<TlsError>* warnings);
+
 // ALPN protocol names in wire form (each prefixed by its length).
 TlsResult<std::vector<uint8_t>> alpn_wire(const std::vector<std::string>& protocols,
                                           const std::string& path);
