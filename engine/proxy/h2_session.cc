@@ -247,8 +247,6 @@ void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, in
   record_.connect_us = connector_.connect_us();
   record_.retries = connector_.retries();
   auto& mslot = m.stats->slot(worker_.index()).traffic;
-  mslot.active_connections.add(1);
-  if (!reused) mslot.total_connections.add(1);
   member_ = std::move(connection);
   bufferevent* bev = member_.get();
   bufferevent_setcb(bev, &Stream::on_member_read, &Stream::on_member_write, &Stream::on_member_event, this);
@@ -468,13 +466,7 @@ void H2Session::Stream::abort(records::Termination why) {
 void H2Session::Stream::release_member(bool reusable) {
   connector_.cancel();
   if (!member_) return;
-  const MemberRuntime& m = member();
-  m.stats->slot(worker_.index()).traffic.active_connections.sub(1);
-  snapshot_->balancers[pool_index_]->on_connection_close(member_index_);
-  bool clean = reusable && evbuffer_get_length(bufferevent_get_output(member_.get())) == 0 &&
-               evbuffer_get_length(bufferevent_get_input(member_.get())) == 0;
-  if (clean) worker_.upstream_pool().put(m.endpoint_key, std::move(member_));
-  member_.reset();
+  connector_.release(std::move(member_), member_index_, reusable);
   member_paused_ = false;
 }
 

@@ -247,8 +247,6 @@ void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int memb
   record_.connect_us = connector_.connect_us();
   record_.retries = connector_.retries();
   auto& mslot = member.stats->slot(worker_.index()).traffic;
-  mslot.active_connections.add(1);
-  if (!reused) mslot.total_connections.add(1);  // counts connections opened, not requests
   member_ = std::move(connection);
   bufferevent* bev = member_.get();
   bufferevent_setcb(bev, &HttpSession::on_member_read, &HttpSession::on_member_write,
@@ -417,15 +415,7 @@ void HttpSession::forward_response_body() {
 void HttpSession::release_member(bool reusable) {
   connector_.cancel();
   if (!member_) return;
-  const auto& member = snapshot_->shared->pools[pool_index_].members[member_index_];
-  member.stats->slot(worker_.index()).traffic.active_connections.sub(1);
-  snapshot_->balancers[pool_index_]->on_connection_close(member_index_);
-  bool clean = reusable && evbuffer_get_length(bufferevent_get_output(member_.get())) == 0 &&
-               evbuffer_get_length(bufferevent_get_input(member_.get())) == 0;
-  if (clean) {
-    worker_.upstream_pool().put(member.endpoint_key, std::move(member_));
-  }
-  member_.reset();
+  connector_.release(std::move(member_), member_index_, reusable);
   member_reading_paused_ = false;
 }
 

@@ -93,10 +93,6 @@ void TcpSession::on_upstream_connected(net::BufferEventPtr connection, int membe
   record_.member_id = member.config->id;
   record_.connect_us = connector_.connect_us();
   record_.retries = connector_.retries();
-  auto& mslot = member.stats->slot(worker_.index());
-  mslot.traffic.active_connections.add(1);
-  mslot.traffic.total_connections.add(1);
-
   member_side_->bev = std::move(connection);
   bufferevent* bev = member_side_->bev.get();
   bufferevent_setcb(bev, &TcpSession::on_read, &TcpSession::on_write, &TcpSession::on_event,
@@ -238,11 +234,7 @@ void TcpSession::finish(records::Termination why) {
     record_.transfer_us = static_cast<uint32_t>(now - first_member_byte_us_);
   }
   listener_->stats->slot(worker_.index()).active_connections.sub(1);
-  if (member_index_ >= 0) {
-    const auto& pool = snapshot_->shared->pools[listener_->default_pool];
-    pool.members[member_index_].stats->slot(worker_.index()).traffic.active_connections.sub(1);
-    snapshot_->balancers[listener_->default_pool]->on_connection_close(member_index_);
-  }
+  if (member_index_ >= 0) connector_.release(std::move(member_side_->bev), member_index_, false);
   worker_.emit(record_);
   client_side_->bev.reset();
   member_side_->bev.reset();

@@ -44,7 +44,7 @@ void UpstreamConnector::attempt() {
     const MemberRuntime& member = pool.members[index];
     if (reuse_idle_) {
       if (auto idle = worker_.upstream_pool().take(member.endpoint_key)) {
-        balancer.on_connection_open(index);
+        count_open(index, true);
         observer_.on_upstream_connected(std::move(idle), index, true);
         return;
       }
@@ -81,6 +81,22 @@ void UpstreamConnector::attempt() {
                                          : records::Termination::kNoMember);
 }
 
+void UpstreamConnector::count_open(int member_index, bool reused) {
+  auto& traffic = snapshot_->shared->pools[pool_index_].members[member_index].stats->slot(worker_.index()).traffic;
+  traffic.active_connections.add(1);
+  if (!reused) traffic.total_connections.add(1);  // counts connections opened, not requests
+  snapshot_->balancers[pool_index_]->on_connection_open(member_index);
+}
+
+void UpstreamConnector::release(net::BufferEventPtr connection, int member_index, bool reusable) {
+  const MemberRuntime& member = snapshot_->shared->pools[pool_index_].members[member_index];
+  member.stats->slot(worker_.index()).traffic.active_connections.sub(1);
+  snapshot_->balancers[pool_index_]->on_connection_close(member_index);
+  const bool clean = reusable && evbuffer_get_length(bufferevent_get_output(connection.get())) == 0 &&
+                     evbuffer_get_length(bufferevent_get_input(connection.get())) == 0;
+  if (clean) worker_.upstream_pool().put(member.endpoint_key, std::move(connection));
+}
+
 void UpstreamConnector::on_connect_event(bufferevent* bev, short events, void* arg) {
   auto* self = static_cast<UpstreamConnector*>(arg);
   int index = self->current_member_;
@@ -92,7 +108,7 @@ void UpstreamConnector::on_connect_event(bufferevent* bev, short events, void* a
     bufferevent_set_timeouts(bev, nullptr, nullptr);
     self->connect_us_ = static_cast<uint32_t>(self->worker_.now_us() - self->connect_started_us_);
     self->current_member_ = -1;
-    self->snapshot_->balancers[self->pool_index_]->on_connection_open(index);
+    self->count_open(index, false);
     self->observer_.on_upstream_connected(std::move(self->pending_), index, false);
     return;
   }

@@ -19,6 +19,7 @@ class UpstreamConnector {
    public:
     virtual ~Observer() = default;
     // A connected member connection, or a pooled one (reused). Called at most once per start().
+    // The connection is already counted (member stats, balancer); hand it back with release().
     virtual void on_upstream_connected(net::BufferEventPtr connection, int member_index,
                                        bool reused) = 0;
     // No member could be connected: kNoMember (none eligible) or kConnectFailed.
@@ -35,12 +36,20 @@ class UpstreamConnector {
              uint32_t connect_timeout_ms, bool reuse_idle);
   void cancel();
 
+  // Gives back the connection on_upstream_connected handed out for `member_index` (of the pool
+  // of the last start()): the member's active count and its balancer drop it, and it goes to the
+  // worker's idle pool when `reusable` and nothing is left unsent or unread on it; otherwise it
+  // is closed.
+  void release(net::BufferEventPtr connection, int member_index, bool reusable);
+
   uint8_t retries() const { return retries_; }
   uint32_t connect_us() const { return connect_us_; }
 
  private:
   static void on_connect_event(bufferevent* bev, short events, void* arg);
   void attempt();
+  // Counts a connection about to go to the observer (the twin of release()).
+  void count_open(int member_index, bool reused);
 
   WorkerContext& worker_;
   Observer& observer_;
