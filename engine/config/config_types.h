@@ -15,6 +15,12 @@
 namespace pharos::config {
 
 enum class ListenerProtocol { kTcp, kHttp, kHttps, kTerminatedHttps };
+
+// Whether the engine reads HTTP on such a listener (TERMINATED_HTTPS: after TLS); HTTPS is
+// passthrough and stays TCP.
+constexpr bool speaks_http(ListenerProtocol protocol) {
+  return protocol == ListenerProtocol::kHttp || protocol == ListenerProtocol::kTerminatedHttps;
+}
 enum class PoolProtocol { kTcp, kHttp, kHttps, kProxy };
 enum class LbAlgorithm { kRoundRobin, kLeastConnections, kSourceIp, kSourceIpPort };
 

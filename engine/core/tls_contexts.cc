@@ -2,32 +2,34 @@
 
 namespace pharos::core {
 
+namespace {
+
+// Keeps a built context in `slot`, or its error; its warnings go to the log either way.
+template <typename Context>
+void keep(tls::TlsResult<std::shared_ptr<const Context>> built, std::shared_ptr<const Context>& slot,
+          TlsContexts& out) {
+  if (!built.ok()) {
+    out.errors.push_back({built.error().path, built.error().message});
+    return;
+  }
+  for (const auto& w : built.value()->warnings()) out.warnings.push_back({w.path, w.message});
+  slot = std::move(built.value());
+}
+
+}  // namespace
+
 TlsContexts build_tls_contexts(const config::Config& config,
                                const std::shared_ptr<tls::TicketKeyRing>& ticket_keys) {
   TlsContexts out;
   out.contexts.listeners.resize(config.listeners.size());
   out.contexts.pools.resize(config.pools.size());
   for (size_t i = 0; i < config.listeners.size(); ++i) {
-    const auto& listener = config.listeners[i];
-    if (!listener.tls) continue;
-    auto built = tls::ServerTlsContext::create(*listener.tls, config.tls, ticket_keys);
-    if (!built.ok()) {
-      out.errors.push_back({built.error().path, built.error().message});
-      continue;
-    }
-    for (const auto& w : built.value()->warnings()) out.warnings.push_back({w.path, w.message});
-    out.contexts.listeners[i] = built.value();
+    const auto& tls = config.listeners[i].tls;
+    if (tls) keep(tls::ServerTlsContext::create(*tls, config.tls, ticket_keys), out.contexts.listeners[i], out);
   }
   for (size_t i = 0; i < config.pools.size(); ++i) {
-    const auto& pool = config.pools[i];
-    if (!pool.tls) continue;
-    auto built = tls::ClientTlsContext::create(*pool.tls);
-    if (!built.ok()) {
-      out.errors.push_back({built.error().path, built.error().message});
-      continue;
-    }
-    for (const auto& w : built.value()->warnings()) out.warnings.push_back({w.path, w.message});
-    out.contexts.pools[i] = built.value();
+    const auto& tls = config.pools[i].tls;
+    if (tls) keep(tls::ClientTlsContext::create(*tls), out.contexts.pools[i], out);
   }
   return out;
 }

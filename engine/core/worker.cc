@@ -173,8 +173,7 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
   client.hash_ip = lb::hash_client(peer_address, false);
   client.hash_ip_port = lb::hash_client(peer_address, true);
   std::unique_ptr<proxy::Session> session;
-  if (config.protocol == config::ListenerProtocol::kHttp ||
-      config.protocol == config::ListenerProtocol::kTerminatedHttps) {
+  if (config::speaks_http(config.protocol)) {
     net::BufferEventPtr connection(bufferevent_socket_new(base_.get(), fd, BEV_OPT_CLOSE_ON_FREE));
     if (connection && listener.tls) {
       // The session sees plaintext; ALPN "h2" is read by the session after the handshake.
@@ -186,6 +185,10 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
   } else {
     session = std::make_unique<proxy::TcpSession>(*this, net::UniqueFd(fd), std::move(client), current_, &listener);
   }
+  adopt(std::move(session));
+}
+
+void Worker::adopt(std::unique_ptr<proxy::Session> session) {
   proxy::Session* raw = session.get();
   sessions_.emplace(raw, std::move(session));
   session_count_.store(sessions_.size(), std::memory_order_relaxed);
@@ -194,10 +197,8 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
 
 void Worker::deny(const sockaddr_storage& peer, const proxy::ListenerRuntime& listener) {
   records::TransactionRecord record;
-  const auto protocol = listener.config->protocol;
-  record.kind = protocol == config::ListenerProtocol::kHttp || protocol == config::ListenerProtocol::kTerminatedHttps
-                    ? records::RecordKind::kHttp
-                    : records::RecordKind::kTcp;
+  record.kind = config::speaks_http(listener.config->protocol) ? records::RecordKind::kHttp
+                                                               : records::RecordKind::kTcp;
   record.termination = records::Termination::kDenied;
   record.start_unix_us = wall_us();
   record.listener_id = listener.config->id;
@@ -217,10 +218,7 @@ void Worker::release(proxy::Session* session) {
 
 void Worker::hand_over(proxy::Session* from, std::unique_ptr<proxy::Session> to) {
   release(from);
-  proxy::Session* raw = to.get();
-  sessions_.emplace(raw, std::move(to));
-  session_count_.store(sessions_.size(), std::memory_order_relaxed);
-  raw->start();
+  adopt(std::move(to));
 }
 
 void Worker::on_cleanup(evutil_socket_t, short, void* arg) {

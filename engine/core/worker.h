@@ -69,6 +69,8 @@ class Worker final : public proxy::WorkerContext {
   void accept_from(AcceptPoint& point);
   void admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRuntime& listener);
   void deny(const sockaddr_storage& peer, const proxy::ListenerRuntime& listener);
+  // Holds `session` among the live ones and starts it.
+  void adopt(std::unique_ptr<proxy::Session> session);
 
   uint32_t index_;
   net::EventBasePtr base_;
