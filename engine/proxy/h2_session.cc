@@ -9,7 +9,7 @@
 #include "engine/http1/parser.h"
 #include "engine/net/socket_ops.h"
 #include "engine/proxy/header_rules.h"
-#include "engine/proxy/tls_headers.h"
+#include "engine/proxy/inserted_headers.h"
 #include "engine/proxy/upstream_connector.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/tls/client_certificate_info.h"
@@ -203,9 +203,7 @@ void H2Session::Stream::build_member_request() {
   std::string cookie;
   for (const auto& header : head_.headers) {
     if (is_connection_specific(header.name) || header.name == "content-length") continue;
-    if (inserts.x_forwarded_port && header.name == "x-forwarded-port") continue;
-    if (inserts.x_forwarded_proto && header.name == "x-forwarded-proto") continue;
-    if (replaced_by_client_certificate_header(inserts, header.name)) continue;  // no spoofing
+    if (replaced_by_inserted_header(inserts, header.name)) continue;
     if (header.name == "cookie") {
       // h2 may split cookies into several fields; HTTP/1.1 wants one (RFC 9113 8.2.3).
       if (!cookie.empty()) cookie.append("; ");
@@ -221,13 +219,7 @@ void H2Session::Stream::build_member_request() {
     chunked_request_ = true;  // h2 needs no length; h1 does
     append_header(&out, "Transfer-Encoding", "chunked");
   }
-  if (inserts.x_forwarded_for) append_header(&out, "X-Forwarded-For", session_.peer_.text);
-  if (inserts.x_forwarded_port) append_header(&out, "X-Forwarded-Port", listener_->port_text);
-  if (inserts.x_forwarded_proto) {
-    bool tls = listener_->config->protocol == config::ListenerProtocol::kTerminatedHttps;
-    append_header(&out, "X-Forwarded-Proto", tls ? "https" : "http");
-  }
-  for (const auto& [name, value] : session_.tls_headers_) append_header(&out, name, value);
+  append_inserted_headers(&out, *listener_, session_.peer_.text, session_.tls_headers_);
   out.append("\r\n");
 }
 

@@ -5,7 +5,7 @@
 
 #include "engine/proxy/h2_session.h"
 #include "engine/proxy/header_rules.h"
-#include "engine/proxy/tls_headers.h"
+#include "engine/proxy/inserted_headers.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/tls/client_certificate_info.h"
 #include "engine/tls/tls_transport.h"
@@ -218,22 +218,14 @@ void HttpSession::build_member_request(std::string* out) const {
   out->append(request_.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
   for (const auto& header : request_.headers) {
     if (is_hop_by_hop(header.name) || named_by_connection(request_, header.name)) continue;
-    if (inserts.x_forwarded_port && iequals(header.name, "x-forwarded-port")) continue;
-    if (inserts.x_forwarded_proto && iequals(header.name, "x-forwarded-proto")) continue;
-    if (replaced_by_client_certificate_header(inserts, header.name)) continue;  // no spoofing
+    if (replaced_by_inserted_header(inserts, header.name)) continue;
     if (iequals(header.name, "content-length")) continue;  // one normalised copy below
     append_header(out, header.name, header.value);
   }
   if (request_.framing == http1::BodyFraming::kContentLength) {
     append_header(out, "Content-Length", std::to_string(request_.content_length));
   }
-  if (inserts.x_forwarded_for) append_header(out, "X-Forwarded-For", peer_.text);
-  if (inserts.x_forwarded_port) append_header(out, "X-Forwarded-Port", listener_->port_text);
-  if (inserts.x_forwarded_proto) {
-    bool tls = listener_->config->protocol == config::ListenerProtocol::kTerminatedHttps;
-    append_header(out, "X-Forwarded-Proto", tls ? "https" : "http");
-  }
-  for (const auto& [name, value] : tls_headers_) append_header(out, name, value);
+  append_inserted_headers(out, *listener_, peer_.text, tls_headers_);
   // Member connections are pooled: ask HTTP/1.0 members to keep them open too.
   if (request_.version_minor == 0) append_header(out, "Connection", "keep-alive");
   out->append("\r\n");

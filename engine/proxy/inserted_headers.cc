@@ -1,9 +1,6 @@
-#include "engine/proxy/tls_headers.h"
+#include "engine/proxy/inserted_headers.h"
 
-#include <strings.h>
-
-#include <cstring>
-
+#include "engine/proxy/header_rules.h"
 #include "engine/tls/client_certificate_info.h"
 
 namespace pharos::proxy {
@@ -30,8 +27,10 @@ HeaderList client_certificate_headers(const config::InsertHeaders& in, const SSL
   return out;
 }
 
-bool replaced_by_client_certificate_header(const config::InsertHeaders& in, std::string_view name) {
+bool replaced_by_inserted_header(const config::InsertHeaders& in, std::string_view name) {
   const std::pair<const char*, bool> headers[] = {
+      {"X-Forwarded-Port", in.x_forwarded_port},
+      {"X-Forwarded-Proto", in.x_forwarded_proto},
       {"X-SSL-Client-Verify", in.x_ssl_client_verify},
       {"X-SSL-Client-Has-Cert", in.x_ssl_client_has_cert},
       {"X-SSL-Client-DN", in.x_ssl_client_dn},
@@ -42,11 +41,21 @@ bool replaced_by_client_certificate_header(const config::InsertHeaders& in, std:
       {"X-SSL-Client-Not-After", in.x_ssl_client_not_after},
   };
   for (const auto& [header, on] : headers) {
-    if (on && name.size() == std::strlen(header) && strncasecmp(name.data(), header, name.size()) == 0) {
-      return true;
-    }
+    if (on && iequals(name, header)) return true;
   }
   return false;
+}
+
+void append_inserted_headers(std::string* out, const ListenerRuntime& listener,
+                             std::string_view client_address, const HeaderList& certificate_headers) {
+  const auto& inserts = listener.config->insert_headers;
+  if (inserts.x_forwarded_for) append_header(out, "X-Forwarded-For", client_address);
+  if (inserts.x_forwarded_port) append_header(out, "X-Forwarded-Port", listener.port_text);
+  if (inserts.x_forwarded_proto) {
+    bool tls = listener.config->protocol == config::ListenerProtocol::kTerminatedHttps;
+    append_header(out, "X-Forwarded-Proto", tls ? "https" : "http");
+  }
+  for (const auto& [name, value] : certificate_headers) append_header(out, name, value);
 }
 
 }  // namespace pharos::proxy
