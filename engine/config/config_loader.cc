@@ -15,6 +15,7 @@
 #include <utility>
 
 #include <nlohmann/json.hpp>
+#include <re2/re2.h>
 
 #include "engine/config/engine_config_schema.h"
 #include "engine/config/json_schema.h"
@@ -36,6 +37,29 @@ const std::pair<const char*, PoolProtocol> kPoolProtocols[] = {
     {"HTTP", PoolProtocol::kHttp},
     {"HTTPS", PoolProtocol::kHttps},
     {"PROXY", PoolProtocol::kProxy},
+};
+const std::pair<const char*, L7Action> kL7Actions[] = {
+    {"REJECT", L7Action::kReject},
+    {"REDIRECT_TO_URL", L7Action::kRedirectToUrl},
+    {"REDIRECT_PREFIX", L7Action::kRedirectPrefix},
+    {"REDIRECT_TO_POOL", L7Action::kRedirectToPool},
+};
+const std::pair<const char*, L7RuleType> kL7RuleTypes[] = {
+    {"HOST_NAME", L7RuleType::kHostName},
+    {"PATH", L7RuleType::kPath},
+    {"FILE_TYPE", L7RuleType::kFileType},
+    {"HEADER", L7RuleType::kHeader},
+    {"COOKIE", L7RuleType::kCookie},
+    {"SSL_CONN_HAS_CERT", L7RuleType::kSslConnHasCert},
+    {"SSL_VERIFY_RESULT", L7RuleType::kSslVerifyResult},
+    {"SSL_DN_FIELD", L7RuleType::kSslDnField},
+};
+const std::pair<const char*, L7CompareType> kL7CompareTypes[] = {
+    {"REGEX", L7CompareType::kRegex},
+    {"STARTS_WITH", L7CompareType::kStartsWith},
+    {"ENDS_WITH", L7CompareType::kEndsWith},
+    {"CONTAINS", L7CompareType::kContains},
+    {"EQUAL_TO", L7CompareType::kEqualTo},
 };
 const std::pair<const char*, LbAlgorithm> kLbAlgorithms[] = {
     {"ROUND_ROBIN", LbAlgorithm::kRoundRobin},
@@ -422,7 +446,149 @@ class Converter {
                                       : ""));
       }
     }
+    if (auto policies = in.find("l7policies"); policies != in.end() && policies->is_array()) {
+      if (protocol && !policies->empty() && !speaks_http(listener.protocol)) {
+        error(path + "/l7policies",
+              std::string("L7 policies apply only to HTTP and TERMINATED_HTTPS listeners, not ") +
+                  enum_name(kListenerProtocols, listener.protocol));
+      }
+      for (size_t i = 0; i < policies->size(); ++i) {
+        if (!(*policies)[i].is_object()) continue;
+        listener.l7policies.push_back(convert_l7policy(
+            (*policies)[i], json_pointer_append(path + "/l7policies", i), listener, protocol != nullptr));
+      }
+    }
     return listener;
+  }
+
+  // ---- L7 ----
+
+  L7Policy convert_l7policy(const json& in, const std::string& path, const Listener& listener,
+                            bool protocol_known) {
+    L7Policy policy;
+    if (auto v = field(in, path, "id")) {
+      policy.id = v->get<std::string>();
+      check_unique_id(l7policy_ids_, "L7 policy", policy.id, path + "/id");
+    }
+    if (auto v = field(in, path, "name")) policy.name = v->get<std::string>();
+    const json* action = field(in, path, "action");
+    if (action) policy.action = *enum_from(kL7Actions, action->get<std::string>());
+    if (auto v = field(in, path, "position")) policy.position = v->get<uint32_t>();
+    if (auto v = field(in, path, "admin_state_up")) policy.admin_state_up = v->get<bool>();
+    if (auto v = field(in, path, "redirect_pool_id")) policy.redirect_pool_id = v->get<std::string>();
+    if (auto v = field(in, path, "redirect_url")) policy.redirect_url = v->get<std::string>();
+    if (auto v = field(in, path, "redirect_prefix")) policy.redirect_prefix = v->get<std::string>();
+    if (auto v = field(in, path, "redirect_http_code")) {
+      policy.redirect_http_code = v->get<uint16_t>();
+    }
+    if (action) check_l7policy_action(in, path, policy, listener, protocol_known);
+    if (auto rules = in.find("rules"); rules != in.end() && rules->is_array()) {
+      for (size_t i = 0; i < rules->size(); ++i) {
+        if (!(*rules)[i].is_object()) continue;
+        policy.rules.push_back(convert_l7rule((*rules)[i], json_pointer_append(path + "/rules", i),
+                                              listener, protocol_known));
+      }
+    }
+    return policy;
+  }
+
+  // Each action takes its own target and refuses the others' (Octavia does the same).
+  void check_l7policy_action(const json& in, const std::string& path, const L7Policy& policy,
+                             const Listener& listener, bool protocol_known) {
+    const char* needed = policy.action == L7Action::kRedirectToPool  ? "redirect_pool_id"
+                         : policy.action == L7Action::kRedirectToUrl ? "redirect_url"
+                         : policy.action == L7Action::kRedirectPrefix ? "redirect_prefix"
+                                                                      : nullptr;
+    const std::string action_name = enum_name(kL7Actions, policy.action);
+    for (const char* key : {"redirect_pool_id", "redirect_url", "redirect_prefix"}) {
+      const bool wanted = needed != nullptr && std::string(key) == needed;
+      if (wanted && !in.contains(key)) {
+        error(json_pointer_append(path, key), action_name + " needs " + key);
+      } else if (!wanted && in.contains(key)) {
+        error(json_pointer_append(path, key), std::string(key) + " does not apply to " + action_name);
+      }
+    }
+    const bool redirects = policy.action == L7Action::kRedirectToUrl ||
+                           policy.action == L7Action::kRedirectPrefix;
+    if (!redirects && in.contains("redirect_http_code")) {
+      error(path + "/redirect_http_code",
+            "redirect_http_code applies only to REDIRECT_TO_URL and REDIRECT_PREFIX, not " + action_name);
+    }
+    if (policy.action != L7Action::kRedirectToPool || policy.redirect_pool_id.empty()) return;
+    Listener as_default = listener;  // the redirect pool must suit the listener like a default pool
+    as_default.default_pool_id = policy.redirect_pool_id;
+    check_pool_reference(as_default, protocol_known, path + "/redirect_pool_id");
+  }
+
+  L7Rule convert_l7rule(const json& in, const std::string& path, const Listener& listener,
+                        bool protocol_known) {
+    L7Rule rule;
+    if (auto v = field(in, path, "id")) {
+      rule.id = v->get<std::string>();
+      check_unique_id(l7rule_ids_, "L7 rule", rule.id, path + "/id");
+    }
+    const json* type = field(in, path, "type");
+    const json* compare = field(in, path, "compare_type");
+    const json* value = field(in, path, "value");
+    if (type) rule.type = *enum_from(kL7RuleTypes, type->get<std::string>());
+    if (compare) rule.compare_type = *enum_from(kL7CompareTypes, compare->get<std::string>());
+    if (auto v = field(in, path, "key")) rule.key = v->get<std::string>();
+    if (value) rule.value = value->get<std::string>();
+    if (auto v = field(in, path, "invert")) rule.invert = v->get<bool>();
+    if (auto v = field(in, path, "admin_state_up")) rule.admin_state_up = v->get<bool>();
+    if (!type) return rule;
+    const std::string type_name = enum_name(kL7RuleTypes, rule.type);
+    const bool keyed = rule.type == L7RuleType::kHeader || rule.type == L7RuleType::kCookie ||
+                       rule.type == L7RuleType::kSslDnField;
+    if (keyed && !in.contains("key")) {
+      error(path + "/key", type_name + " rules need key (the " +
+                               (rule.type == L7RuleType::kHeader   ? "header"
+                                : rule.type == L7RuleType::kCookie ? "cookie"
+                                                                   : "subject field") +
+                               " to compare)");
+    } else if (!keyed && in.contains("key")) {
+      error(path + "/key", "key does not apply to " + type_name + " rules");
+    }
+    const bool about_client_certificate = rule.type == L7RuleType::kSslConnHasCert ||
+                                          rule.type == L7RuleType::kSslVerifyResult ||
+                                          rule.type == L7RuleType::kSslDnField;
+    if (about_client_certificate && protocol_known &&
+        listener.protocol != ListenerProtocol::kTerminatedHttps) {
+      error(path + "/type", type_name + " rules need a TERMINATED_HTTPS listener (they look at the "
+                                        "client's TLS certificate)");
+    }
+    if (compare) {
+      const bool equal_only = rule.type == L7RuleType::kSslConnHasCert ||
+                              rule.type == L7RuleType::kSslVerifyResult;
+      if (equal_only && rule.compare_type != L7CompareType::kEqualTo) {
+        error(path + "/compare_type", type_name + " rules compare with EQUAL_TO only");
+      }
+      if (rule.type == L7RuleType::kFileType && rule.compare_type != L7CompareType::kEqualTo &&
+          rule.compare_type != L7CompareType::kRegex) {
+        error(path + "/compare_type", "FILE_TYPE rules compare with EQUAL_TO or REGEX only");
+      }
+    }
+    if (!value) return rule;
+    if (rule.type == L7RuleType::kSslConnHasCert && rule.value != "True") {
+      error(path + "/value", "SSL_CONN_HAS_CERT rules take the value \"True\" (use invert for "
+                             "connections without a certificate)");
+    }
+    if (rule.type == L7RuleType::kSslVerifyResult &&
+        rule.value.find_first_not_of("0123456789") != std::string::npos) {
+      error(path + "/value", "SSL_VERIFY_RESULT rules take a verification result number (0 = OK), not " +
+                                 json_string(rule.value));
+    }
+    if (compare && rule.compare_type == L7CompareType::kRegex) {
+      RE2::Options options;
+      options.set_log_errors(false);
+      RE2 pattern(rule.value, options);
+      if (!pattern.ok()) {
+        error(path + "/value", json_string(rule.value) + " is not a RE2 regular expression (" +
+                                   pattern.error() +
+                                   "); RE2 has no backreferences or lookaround");
+      }
+    }
+    return rule;
   }
 
   // ---- TLS ----
@@ -668,6 +834,7 @@ class Converter {
   const std::string base_directory_;  // for relative certificate paths; empty: none allowed
   std::vector<ConfigError>& errors_;
   std::map<std::string, std::string> listener_ids_, pool_ids_, member_ids_, monitor_ids_;
+  std::map<std::string, std::string> l7policy_ids_, l7rule_ids_;
   std::map<std::string, PoolProtocol> pool_protocols_;
   std::map<BindKey, std::string> binds_;
 };

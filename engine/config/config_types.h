@@ -140,6 +140,46 @@ struct Pool {
   std::optional<PoolTls> tls;  // set when tls_enabled
 };
 
+// Octavia's L7 rules and policies (HTTP and TERMINATED_HTTPS listeners). A policy matches when
+// all of its enabled rules match; HAProxy's evaluation order, which Octavia documents, decides
+// between matching policies: REJECT first, then the redirects to a URL or prefix, then
+// REDIRECT_TO_POOL, each group by position.
+enum class L7Action { kReject, kRedirectToUrl, kRedirectPrefix, kRedirectToPool };
+enum class L7RuleType {
+  kHostName,         // the Host header (or :authority), case-insensitively
+  kPath,             // the path, without the query
+  kFileType,         // the end of the path
+  kHeader,           // the header named by key
+  kCookie,           // the cookie named by key
+  kSslConnHasCert,   // the client presented a certificate (value "True")
+  kSslVerifyResult,  // the client certificate's verification result (value: 0 = OK, else X509_V_ERR_*)
+  kSslDnField,       // a field of the client certificate's subject named by key (CN, O, OU...)
+};
+enum class L7CompareType { kRegex, kStartsWith, kEndsWith, kContains, kEqualTo };
+
+struct L7Rule {
+  std::string id;
+  L7RuleType type = L7RuleType::kPath;
+  L7CompareType compare_type = L7CompareType::kEqualTo;
+  std::string key;    // HEADER, COOKIE, SSL_DN_FIELD
+  std::string value;  // a RE2 pattern for REGEX (checked by the loader)
+  bool invert = false;
+  bool admin_state_up = true;  // disabled rules are left out of their policy
+};
+
+struct L7Policy {
+  std::string id;
+  std::string name;
+  L7Action action = L7Action::kReject;
+  uint32_t position = 1;
+  std::string redirect_pool_id;  // REDIRECT_TO_POOL
+  std::string redirect_url;      // REDIRECT_TO_URL: the Location, as given
+  std::string redirect_prefix;   // REDIRECT_PREFIX: Location = prefix + the request's path and query
+  uint16_t redirect_http_code = 302;  // 301, 302, 303, 307 or 308
+  bool admin_state_up = true;  // a disabled policy, or one without enabled rules, never matches
+  std::vector<L7Rule> rules;
+};
+
 struct Listener {
   std::string id;
   std::string name;
@@ -158,6 +198,7 @@ struct Listener {
   std::optional<ListenerTls> tls;  // set exactly for TERMINATED_HTTPS
   Hsts hsts;
   bool h2c = false;  // HTTP listeners: accept HTTP/2 with prior knowledge
+  std::vector<L7Policy> l7policies;  // as configured; see L7Action for the evaluation order
 };
 
 // Limits the engine applies to HTTP/1 parsing; defaults suit Octavia's HAProxy-like defaults.

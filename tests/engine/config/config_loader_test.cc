@@ -115,6 +115,37 @@ TEST(LoadConfig, EveryFieldConverts) {
   EXPECT_TRUE(l.insert_headers.x_forwarded_port);    // "True"
   EXPECT_FALSE(l.insert_headers.x_forwarded_proto);  // "false"
   EXPECT_EQ(l.default_pool_id, "pool-proxy");
+  ASSERT_EQ(l.l7policies.size(), 4u);
+  const L7Policy& reject = l.l7policies[0];
+  EXPECT_EQ(reject.id, "l7-reject-bots");
+  EXPECT_EQ(reject.name, "no bots");
+  EXPECT_EQ(reject.action, L7Action::kReject);
+  EXPECT_EQ(reject.position, 1u);
+  ASSERT_EQ(reject.rules.size(), 1u);
+  EXPECT_EQ(reject.rules[0].type, L7RuleType::kHeader);
+  EXPECT_EQ(reject.rules[0].compare_type, L7CompareType::kContains);
+  EXPECT_EQ(reject.rules[0].key, "User-Agent");
+  EXPECT_EQ(reject.rules[0].value, "bot");
+  const L7Policy& api = l.l7policies[1];
+  EXPECT_EQ(api.action, L7Action::kRedirectToPool);
+  EXPECT_EQ(api.redirect_pool_id, "pool-api");
+  ASSERT_EQ(api.rules.size(), 3u);
+  EXPECT_EQ(api.rules[0].type, L7RuleType::kHostName);
+  EXPECT_EQ(api.rules[0].compare_type, L7CompareType::kRegex);
+  EXPECT_EQ(api.rules[0].value, "^(api|www)\\.example\\.com$");
+  EXPECT_TRUE(api.rules[2].invert);
+  EXPECT_EQ(api.rules[2].type, L7RuleType::kCookie);
+  const L7Policy& images = l.l7policies[2];
+  EXPECT_EQ(images.action, L7Action::kRedirectPrefix);
+  EXPECT_EQ(images.redirect_prefix, "https://cdn.example.com");
+  EXPECT_EQ(images.redirect_http_code, 308);
+  EXPECT_FALSE(images.rules[1].admin_state_up);
+  const L7Policy& moved = l.l7policies[3];
+  EXPECT_EQ(moved.action, L7Action::kRedirectToUrl);
+  EXPECT_EQ(moved.redirect_url, "https://www.example.com/moved");
+  EXPECT_EQ(moved.redirect_http_code, 301);
+  EXPECT_FALSE(moved.admin_state_up);
+  EXPECT_EQ(reject.redirect_http_code, 302);  // the default
 
   // Defaults for what the second listener leaves out.
   const Listener& bare = c.listeners.at(1);
@@ -226,6 +257,11 @@ TEST(LoadConfig, SemanticInvalidExamples) {
        {"/listeners/0/allowed_cidrs/0", "/listeners/0/allowed_cidrs/1", "/listeners/0/bind_address",
         "/pools/0/members/0/address", "/pools/0/members/0/monitor_address"}},
       {"monitor-timeout.json", {"/pools/0/healthmonitor/timeout"}},
+      {"l7-policies.json",
+       {"/listeners/0/l7policies/0/redirect_pool_id", "/listeners/0/l7policies/0/rules/0/value",
+        "/listeners/0/l7policies/1/redirect_url", "/listeners/0/l7policies/1/rules/0/type",
+        "/listeners/0/l7policies/1/rules/1/key", "/listeners/0/l7policies/1/rules/2/compare_type",
+        "/listeners/1/l7policies"}},
   };
   int count = 0;
   for (const auto& entry :
