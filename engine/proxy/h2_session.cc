@@ -10,6 +10,7 @@
 #include "engine/net/socket_ops.h"
 #include "engine/proxy/header_rules.h"
 #include "engine/proxy/inserted_headers.h"
+#include "engine/proxy/l7_request_facts.h"
 #include "engine/proxy/upstream_connector.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/tls/client_certificate_info.h"
@@ -122,7 +123,7 @@ class H2Session::Stream final : private UpstreamConnector::Observer {
   bool send_response_head();
   void forward_response_body();
   void response_complete();
-  void respond_local(uint16_t status, records::Termination why);
+  void respond_local(uint16_t status, records::Termination why, std::string_view location = {});
   void abort(records::Termination why);
   void release_member(bool reusable);
   http1::Limits parser_limits() const;
@@ -183,7 +184,13 @@ void H2Session::Stream::begin() {
   record_.bytes_in = head_bytes;
   is_head_ = head_.method == "HEAD";
   build_member_request();
-  pool_index_ = listener_->default_pool;
+  LocalAnswer local;
+  pool_index_ = route_request(*listener_, head_, head_.authority, head_.path,
+                              [this] { return &session_.client_certificate(); }, &local);
+  if (local.status != 0) {
+    respond_local(local.status, local.why, local.location);
+    return;
+  }
   if (pool_index_ < 0) {
     respond_local(503, records::Termination::kNoMember);
     return;
@@ -430,7 +437,7 @@ void H2Session::Stream::response_complete() {
   credit();
 }
 
-void H2Session::Stream::respond_local(uint16_t status, records::Termination why) {
+void H2Session::Stream::respond_local(uint16_t status, records::Termination why, std::string_view location) {
   if (response_started_) {
     abort(why);
     return;
@@ -443,7 +450,24 @@ void H2Session::Stream::respond_local(uint16_t status, records::Termination why)
   response_done_ = true;
   release_member(false);
   credit();
-  session_.codec_->submit_local_response(id_, status, body);
+  if (location.empty()) {
+    session_.codec_->submit_local_response(id_, status, body);
+    return;
+  }
+  // A redirect: the local response with its Location.
+  http::ResponseHead head;
+  head.status = status;
+  head.headers = {{"location", std::string(location)},
+                  {"content-type", "text/plain"},
+                  {"content-length", std::to_string(body.size())}};
+  if (session_.codec_->submit_response(id_, head, false)) {
+    session_.codec_->submit_data(id_, reinterpret_cast<const uint8_t*>(body.data()), body.size(), true);
+  }
+}
+
+const tls::ClientCertificateInfo& H2Session::client_certificate() {
+  if (!certificate_) certificate_ = tls::client_certificate_info(tls::tls_ssl(client_.get()));
+  return *certificate_;
 }
 
 // The response cannot be finished: reset the stream (its record is emitted when it closes).

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "engine/net/event_handles.h"
 #include "engine/proxy/session_common.h"
 #include "engine/proxy/worker_context.h"
+#include "engine/tls/client_certificate_info.h"
 
 namespace pharos::proxy {
 
@@ -56,6 +58,8 @@ class H2Session final : public Session, private http2::ServerConnection::Handler
   void close();
   void refresh_snapshot();
   records::TransactionRecord new_record() const;
+  // This connection's client certificate, described on first use (for L7 rules).
+  const tls::ClientCertificateInfo& client_certificate();
 
   static void on_client_read(bufferevent* bev, void* arg);
   static void on_client_write(bufferevent* bev, void* arg);
@@ -83,6 +87,7 @@ class H2Session final : public Session, private http2::ServerConnection::Handler
   uint32_t client_rtt_us_ = 0;
   // X-SSL-* headers for the client's TLS connection (none over h2c); fixed per connection.
   std::vector<std::pair<std::string, std::string>> tls_headers_;
+  std::optional<tls::ClientCertificateInfo> certificate_;
 };
 
 }  // namespace pharos::proxy

@@ -34,8 +34,10 @@ const char* local_response_body(uint16_t status, records::Termination why) {
     case records::Termination::kMemberReset: return "The member closed the connection without a response.\n";
     case records::Termination::kBadResponse: return "The member sent an invalid HTTP response.\n";
     case records::Termination::kClientTimeout: return "The request was not received in time.\n";
+    case records::Termination::kDenied: return "The request was refused by the load balancer's policy.\n";
     default: break;
   }
+  if (status >= 300 && status < 400) return "The resource is at the address in the Location header.\n";
   return status == 503 ? "Service unavailable.\n" : "The request could not be served.\n";
 }
 

@@ -6,6 +6,7 @@
 #include "engine/proxy/h2_session.h"
 #include "engine/proxy/header_rules.h"
 #include "engine/proxy/inserted_headers.h"
+#include "engine/proxy/l7_request_facts.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/tls/client_certificate_info.h"
 #include "engine/tls/tls_transport.h"
@@ -16,7 +17,13 @@ namespace {
 
 const char* reason_phrase(uint16_t status) {
   switch (status) {
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 408: return "Request Timeout";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
@@ -173,6 +180,10 @@ void HttpSession::begin_transaction() {
     tls_headers_ready_ = true;
   }
   build_member_request(&member_request_head_);
+  // L7 rules read the head, which points into the input buffer: decide before draining it.
+  LocalAnswer local;
+  pool_index_ = route_request(*listener_, request_, request_.host, request_.target,
+                              [this] { return &client_certificate(); }, &local);
   evbuffer_drain(input, request_.head_bytes);
   request_body_.reset(request_.framing, request_.content_length);
   request_done_ = request_body_.done();
@@ -184,7 +195,10 @@ void HttpSession::begin_transaction() {
   retried_stale_ = false;
   request_sent_us_ = first_response_byte_us_ = 0;
 
-  pool_index_ = listener_->default_pool;
+  if (local.status != 0) {
+    respond_local(local.status, local.why, local.location);
+    return;
+  }
   if (pool_index_ < 0) {
     respond_local(503, records::Termination::kNoMember);
     return;
@@ -442,15 +456,21 @@ void HttpSession::finish_transaction() {
   close_when_flushed();
 }
 
-void HttpSession::respond_local(uint16_t status, records::Termination why) {
+const tls::ClientCertificateInfo& HttpSession::client_certificate() {
+  if (!certificate_) certificate_ = tls::client_certificate_info(tls::tls_ssl(client_.get()));
+  return *certificate_;
+}
+
+void HttpSession::respond_local(uint16_t status, records::Termination why, std::string_view location) {
   if (response_head_done_) {
     abort_transaction(why);
     return;
   }
   const char* body = local_response_body(status, why);
-  std::string response = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
-                         "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                         std::to_string(strlen(body)) + "\r\nConnection: close\r\n\r\n" + body;
+  std::string response = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+  if (!location.empty()) append_header(&response, "Location", location);
+  response += "Content-Type: text/plain\r\nContent-Length: " + std::to_string(strlen(body)) +
+              "\r\nConnection: close\r\n\r\n" + body;
   bufferevent_write(client_.get(), response.data(), response.size());
   listener_->stats->slot(worker_.index()).bytes_out.add(response.size());
   record_.status = status;

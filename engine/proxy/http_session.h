@@ -4,7 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "engine/proxy/session_common.h"
 #include "engine/proxy/upstream_connector.h"
 #include "engine/proxy/worker_context.h"
+#include "engine/tls/client_certificate_info.h"
 
 namespace pharos::proxy {
 
@@ -46,7 +49,10 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   void forward_response_body();
   void finish_transaction();
   void release_member(bool reusable);
-  void respond_local(uint16_t status, records::Termination why);
+  // The engine's own response (an error, an L7 403 or redirect with `location`), then close.
+  void respond_local(uint16_t status, records::Termination why, std::string_view location = {});
+  // This connection's client certificate, described on first use.
+  const tls::ClientCertificateInfo& client_certificate();
   void abort_transaction(records::Termination why);
   void close_when_flushed();
   void close();
@@ -99,6 +105,7 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   // X-SSL-* headers for the client certificate of this connection, computed once.
   std::vector<std::pair<std::string, std::string>> tls_headers_;
   bool tls_headers_ready_ = false;
+  std::optional<tls::ClientCertificateInfo> certificate_;  // for L7 rules, on first use
 };
 
 }  // namespace pharos::proxy

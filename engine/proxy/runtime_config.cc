@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "engine/l7/policy_table.h"
+
 namespace pharos::proxy {
 
 std::string socket_key(const config::IpAddress& address, uint16_t port) {
@@ -67,6 +69,7 @@ std::shared_ptr<const Snapshot> build_snapshot(
     runtime.stats = stats.listener(listener.id);
     if (index < tls.listeners.size()) runtime.tls = tls.listeners[index];
     runtime.hsts_value = hsts_value(listener.hsts);
+    runtime.l7 = l7::PolicyTable::build(listener, config->pools);
     for (size_t i = 0; i < config->pools.size(); ++i) {
       if (config->pools[i].id == listener.default_pool_id) runtime.default_pool = static_cast<int>(i);
     }

@@ -14,6 +14,10 @@
 #include "engine/proxy/member_state.h"
 #include "engine/stats/stats.h"
 
+namespace pharos::l7 {
+class PolicyTable;
+}
+
 namespace pharos::tls {
 class ServerTlsContext;
 class ClientTlsContext;
@@ -51,6 +55,7 @@ struct ListenerRuntime {
   std::shared_ptr<stats::ListenerStats> stats;
   std::shared_ptr<const tls::ServerTlsContext> tls;  // TERMINATED_HTTPS only
   std::string hsts_value;  // Strict-Transport-Security value; empty: none
+  std::shared_ptr<const l7::PolicyTable> l7;  // null: no L7 policy can match (the default pool)
 };
 
 struct Snapshot {

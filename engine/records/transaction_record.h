@@ -21,7 +21,7 @@ enum class Termination : uint8_t {
   kNoMember = 6,        // pool empty or every member down
   kBadRequest = 7,      // the HTTP parser refused the request
   kBadResponse = 8,     // the HTTP parser refused the member's response
-  kDenied = 9,          // allowed_cidrs or connection_limit refused the client
+  kDenied = 9,          // allowed_cidrs, connection_limit or an L7 REJECT policy refused the client
   kInternal = 10,
 };
 

@@ -6,10 +6,20 @@
 
 #include <openssl/ssl.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pharos::tls {
+
+// An attribute of a certificate's subject: its short and long names ("CN", "commonName") and
+// the value of its first occurrence, as text.
+struct SubjectField {
+  std::string short_name;
+  std::string long_name;
+  std::string value;
+};
 
 struct ClientCertificateInfo {
   bool has_certificate = false;  // X-SSL-Client-Has-Cert (ssl_c_used): "1" / "0"
@@ -20,6 +30,11 @@ struct ClientCertificateInfo {
   std::string sha1_hex;          // X-SSL-Client-SHA1: upper-case hex of the DER's SHA-1
   std::string not_before;        // X-SSL-Client-Not-Before: YYMMDDhhmmssZ
   std::string not_after;         // X-SSL-Client-Not-After: YYMMDDhhmmssZ
+  std::vector<SubjectField> subject_fields;  // one per attribute type, for L7 SSL_DN_FIELD rules
+
+  // The value of the first subject entry named `key` by its short or long name, compared
+  // case-insensitively (HAProxy's ssl_c_s_dn(key)); nullopt when there is none.
+  std::optional<std::string_view> subject_field(std::string_view key) const;
 };
 
 // What the client presented on an established server-side connection (also after resumption).
