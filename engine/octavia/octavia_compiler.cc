@@ -123,7 +123,7 @@ class Compiler {
       if (!headers.empty()) out["insert_headers"] = headers;
     }
     copy_if_set(in, "default_pool_id", out);
-    refuse_if_set(in, path, "l7policies", "L7 policies");
+    if (is_set(in, "l7policies")) l7policies(in["l7policies"], path + "/l7policies", out);
     if (protocol == "TERMINATED_HTTPS") {
       listener_tls(in, path, out);
     } else {
@@ -137,6 +137,71 @@ class Compiler {
         }
       }
     }
+    return out;
+  }
+
+  // Octavia's L7 policies, in the tree's order (the driver keeps them sorted and numbered as
+  // Octavia does), so that the loader's /l7policies/N paths are the tree's.
+  void l7policies(const json& in, const std::string& path, json& listener_out) {
+    if (!in.is_array()) {
+      invalid(path, "l7policies must be a list of L7 policies");
+      return;
+    }
+    if (in.empty()) return;
+    json out = json::array();
+    for (size_t i = 0; i < in.size(); ++i) out.push_back(l7policy(in[i], path + "/" + std::to_string(i)));
+    listener_out["l7policies"] = std::move(out);
+  }
+
+  // Only the target of the policy's action is passed on: Octavia clears the others when the
+  // action changes, and a stale one it still sends means nothing to that action. A missing
+  // target is the loader's to report.
+  json l7policy(const json& in, const std::string& path) {
+    json out = json::object();
+    if (!in.is_object()) {
+      invalid(path, "an L7 policy must be an object");
+      return out;
+    }
+    copy_if_set(in, "l7policy_id", out, "id");
+    copy_if_set(in, "name", out);
+    copy_if_set(in, "action", out);
+    copy_if_set(in, "position", out);
+    copy_if_set(in, "admin_state_up", out);
+    const std::string action = value_or<std::string>(in, "action", "");
+    if (action == "REDIRECT_TO_POOL") {
+      copy_if_set(in, "redirect_pool_id", out);
+    } else if (action == "REDIRECT_TO_URL" || action == "REDIRECT_PREFIX") {
+      copy_if_set(in, action == "REDIRECT_TO_URL" ? "redirect_url" : "redirect_prefix", out);
+      copy_if_set(in, "redirect_http_code", out);
+    }
+    json rules = json::array();
+    if (is_set(in, "rules")) {
+      if (!in["rules"].is_array()) {
+        invalid(path + "/rules", "rules must be a list of L7 rules");
+      } else {
+        for (size_t i = 0; i < in["rules"].size(); ++i) {
+          rules.push_back(l7rule(in["rules"][i], path + "/rules/" + std::to_string(i)));
+        }
+      }
+    }
+    out["rules"] = std::move(rules);
+    return out;
+  }
+
+  // Octavia accepts (and ignores) a key on rules that compare no named field; only HEADER,
+  // COOKIE and SSL_DN_FIELD rules take one.
+  json l7rule(const json& in, const std::string& path) {
+    json out = json::object();
+    if (!in.is_object()) {
+      invalid(path, "an L7 rule must be an object");
+      return out;
+    }
+    copy_if_set(in, "l7rule_id", out, "id");
+    for (const char* key : {"type", "compare_type", "value", "invert", "admin_state_up"}) {
+      copy_if_set(in, key, out);
+    }
+    const std::string type = value_or<std::string>(in, "type", "");
+    if (type == "HEADER" || type == "COOKIE" || type == "SSL_DN_FIELD") copy_if_set(in, "key", out);
     return out;
   }
 
@@ -306,10 +371,24 @@ class Compiler {
     if (listener && field == "default_tls_container" && default_from_sni_.count(object)) {
       return object + "/sni_container_refs/0" + rest;
     }
+    if (listener && field == "l7policies") return l7_tree_path(path);
     for (const auto& [from, to] : listener ? kListener : kPool) {
       if (field == from) return object + "/" + std::string(to) + rest;
     }
     return path;
+  }
+
+  // .../l7policies/N/id and .../rules/M/id are l7policy_id and l7rule_id in the tree.
+  static std::string l7_tree_path(const std::string& path) {
+    static const std::string kId = "/id";
+    if (path.size() < kId.size() || path.compare(path.size() - kId.size(), kId.size(), kId) != 0) {
+      return path;
+    }
+    const std::string object = path.substr(0, path.size() - kId.size());  // .../<collection>/<index>
+    const size_t index_slash = object.rfind('/');
+    const size_t collection_slash = object.rfind('/', index_slash - 1);
+    const std::string collection = object.substr(collection_slash + 1, index_slash - collection_slash - 1);
+    return object + (collection == "rules" ? "/l7rule_id" : "/l7policy_id");
   }
 
   json pool(const json& in, const std::string& path) {

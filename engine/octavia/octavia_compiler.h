@@ -1,5 +1,5 @@
 // Compiles one load balancer's Octavia objects (octavia-lib provider data models as JSON, the
-// "load balancer tree" of schema/octavia-tree.md) into the engine config document of
+// "load balancer tree" of provider_driver/pharos/tree.py) into the engine config document of
 // schema/engine-config.schema.json, then validates that document with the engine's own loader.
 // This is what the provider driver calls at API time through pharos._core, so a request the
 // engine cannot serve is refused before anything is accepted.
@@ -7,6 +7,9 @@
 // the engine's PEM fields (default_tls_container, sni_containers, client_ca_tls_container, ...);
 // errors about it are reported under the *_ref field the user set. The compiler moves PEM text
 // only: pharos.tls_material checks it at API time, the engine's BoringSSL code when it applies.
+// L7: a listener's l7policies (with their rules) keep the tree's order and indexes, so loader
+// errors map back onto /listeners/N/l7policies/M[/rules/K]/<field>; a policy carries only its
+// action's target, a rule a key only when its type compares a named field.
 #pragma once
 
 #include <string>

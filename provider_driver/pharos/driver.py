@@ -249,32 +249,42 @@ class PharosProviderDriver(provider_base.ProviderDriver):
         self._mutate(lb_id, lambda t: lbtree.delete_healthmonitor(
             t, healthmonitor.pool_id), compile_it=False)
 
-    # ---- L7: the engine has no L7 yet --------------------------------------
-
-    @staticmethod
-    def _no_l7(what):
-        message = ('%s: L7 policies and rules are not supported by the '
-                   'pharos provider yet' % what)
-        raise lib_exc.UnsupportedOptionError(user_fault_string=message,
-                                             operator_fault_string=message)
+    # ---- L7 policy ---------------------------------------------------------
 
     def l7policy_create(self, l7policy):
-        self._no_l7('l7policy')
+        lb_id = self._lb_id_of(l7policy.listener_id, 'listener')
+        self._mutate(lb_id, lambda t: lbtree.put_l7policy(t, l7policy))
 
     def l7policy_update(self, old_l7policy, new_l7policy):
-        self._no_l7('l7policy')
+        if _unset(new_l7policy.l7policy_id):
+            new_l7policy.l7policy_id = old_l7policy.l7policy_id
+        lb_id = self._lb_id_of(old_l7policy.l7policy_id, 'l7policy')
+        self._mutate(lb_id, lambda t: lbtree.put_l7policy(
+            t, new_l7policy, update=True))
 
     def l7policy_delete(self, l7policy):
-        self._no_l7('l7policy')
+        lb_id = self._lb_id_of(l7policy.l7policy_id, 'l7policy')
+        self._mutate(lb_id, lambda t: lbtree.delete_l7policy(
+            t, l7policy.l7policy_id), compile_it=False)
+
+    # ---- L7 rule -----------------------------------------------------------
 
     def l7rule_create(self, l7rule):
-        self._no_l7('l7rule')
+        lb_id = self._lb_id_of(l7rule.l7policy_id, 'l7policy')
+        self._mutate(lb_id, lambda t: lbtree.put_l7rule(t, l7rule))
 
     def l7rule_update(self, old_l7rule, new_l7rule):
-        self._no_l7('l7rule')
+        # Octavia leaves the policy out of the update: it is in the URL.
+        if _unset(new_l7rule.l7rule_id):
+            new_l7rule.l7rule_id = old_l7rule.l7rule_id
+        lb_id = self._lb_id_of(old_l7rule.l7rule_id, 'l7rule')
+        self._mutate(lb_id, lambda t: lbtree.put_l7rule(
+            t, new_l7rule, update=True, l7policy_id=old_l7rule.l7policy_id))
 
     def l7rule_delete(self, l7rule):
-        self._no_l7('l7rule')
+        lb_id = self._lb_id_of(l7rule.l7rule_id, 'l7rule')
+        self._mutate(lb_id, lambda t: lbtree.delete_l7rule(
+            t, l7rule.l7policy_id, l7rule.l7rule_id), compile_it=False)
 
     # ---- flavors and availability zones ------------------------------------
 

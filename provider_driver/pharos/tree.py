@@ -2,15 +2,18 @@
 
 Format (what `pharos._core.compile_loadbalancer` takes, see
 engine/octavia/octavia_compiler.cc): ``{"version", "loadbalancer": {...},
-"listeners": [Listener dicts], "pools": [Pool dicts with "members" and
-"healthmonitor"]}``, all with octavia-lib provider names. Functions here never
-touch the store or the network; they return new trees.
+"listeners": [Listener dicts with "l7policies", each with "rules"], "pools":
+[Pool dicts with "members" and "healthmonitor"]}``, all with octavia-lib
+provider names. A listener's l7policies are kept in Octavia's order and
+numbered 1..n as Octavia numbers them. Functions here never touch the store
+or the network; they return new trees.
 """
 import copy
 
 from octavia_lib.api.drivers import data_models
 
-KINDS = ('loadbalancer', 'listener', 'pool', 'member', 'healthmonitor')
+KINDS = ('loadbalancer', 'listener', 'pool', 'member', 'healthmonitor',
+         'l7policy', 'l7rule')
 
 # Children the functions below place themselves (or drop), never copied as
 # fields of their parent.
@@ -102,12 +105,27 @@ def _pool_dict(pool):
     return out
 
 
+def _set_items(obj, name):
+    """A list field of an octavia-lib object or of a dict (Unset and None:
+    empty)."""
+    values = obj.get(name) if isinstance(obj, dict) else getattr(obj, name,
+                                                                 None)
+    if not values or isinstance(values, data_models.UnsetType):
+        return []
+    return [v for v in values if not isinstance(v, data_models.UnsetType)]
+
+
+def _l7policy_dict(policy):
+    out = to_dict(policy)
+    out['rules'] = [to_dict(r) for r in _set_items(policy, 'rules')]
+    return out
+
+
 def _listener_dict(listener):
     out = to_dict(listener)
-    policies = getattr(listener, 'l7policies', None)
-    if policies and not isinstance(policies, data_models.UnsetType):
-        # Kept so that the compiler refuses them with their path.
-        out['l7policies'] = [to_dict(p) for p in policies]
+    policies = [_l7policy_dict(p) for p in _set_items(listener, 'l7policies')]
+    policies.sort(key=_position)
+    out['l7policies'] = _numbered(policies)
     return out
 
 
@@ -136,6 +154,21 @@ def _index(items, key, obj_id):
         if item.get(key) == obj_id:
             return i
     return None
+
+
+def _put_child(items, key, obj, what, update):
+    """In the list `items` (changed in place): `obj` added, or replacing the
+    item of its id; with `update`, merged into that item, which must exist."""
+    obj_id = getattr(obj, key)
+    i = _index(items, key, obj_id)
+    if update:
+        if i is None:
+            raise NotInTree('%s %s' % (what, obj_id))
+        items[i] = merge(items[i], obj)
+    elif i is None:
+        items.append(to_dict(obj))
+    else:
+        items[i] = to_dict(obj)
 
 
 def find_pool(tree, pool_id):
@@ -215,6 +248,104 @@ def put_pool(tree, pool, update=False):
     return tree
 
 
+def _position(policy):
+    position = policy.get('position')
+    return position if isinstance(position, int) else float('inf')
+
+
+def _numbered(policies):
+    """Octavia's ordering_list: positions 1..n in list order."""
+    for i, policy in enumerate(policies):
+        policy['position'] = i + 1
+    return policies
+
+
+def _placed(policies, policy, position):
+    """`policies` with `policy` where Octavia puts it: at `position` (1-based)
+    when that is inside the list, else last."""
+    policies = [p for p in policies
+                if p.get('l7policy_id') != policy.get('l7policy_id')]
+    if isinstance(position, int) and 1 <= position <= len(policies):
+        policies.insert(position - 1, policy)
+    else:
+        policies.append(policy)
+    return _numbered(policies)
+
+
+def _listener_of_policy(tree, l7policy_id):
+    for listener in tree['listeners']:
+        for policy in listener.get('l7policies', []):
+            if policy.get('l7policy_id') == l7policy_id:
+                return listener, policy
+    raise NotInTree('l7policy %s' % l7policy_id)
+
+
+# What Octavia's database clears when an update sets the action (the
+# provider is handed only the fields the request set).
+_CLEARED_BY_ACTION = {
+    'REJECT': ('redirect_url', 'redirect_pool_id', 'redirect_prefix',
+               'redirect_http_code'),
+    'REDIRECT_TO_URL': ('redirect_pool_id', 'redirect_prefix'),
+    'REDIRECT_TO_POOL': ('redirect_url', 'redirect_prefix',
+                         'redirect_http_code'),
+    'REDIRECT_PREFIX': ('redirect_url', 'redirect_pool_id'),
+}
+
+
+def put_l7policy(tree, policy, update=False):
+    """Create (at its position, or last) or update an L7 policy; its rules
+    stay on update. A new policy comes with its listener_id."""
+    tree = copy.deepcopy(tree)
+    pid = policy.l7policy_id
+    if update:
+        listener, old = _listener_of_policy(tree, pid)
+        changes = to_dict(policy)
+        new = merge(old, policy)
+        new['rules'] = old.get('rules', [])
+        for key in _CLEARED_BY_ACTION.get(changes.get('action'), ()):
+            if key not in changes:
+                new[key] = None
+        position = changes.get('position', old.get('position'))
+    else:
+        lid = policy.listener_id
+        li = _index(tree['listeners'], 'listener_id', lid)
+        if li is None:
+            raise NotInTree('listener %s' % lid)
+        listener = tree['listeners'][li]
+        new = _l7policy_dict(policy)
+        position = new.get('position')
+    listener['l7policies'] = _placed(listener.get('l7policies', []), new,
+                                     position)
+    return tree
+
+
+def delete_l7policy(tree, l7policy_id):
+    tree = copy.deepcopy(tree)
+    listener, _ = _listener_of_policy(tree, l7policy_id)
+    listener['l7policies'] = _numbered([
+        p for p in listener['l7policies']
+        if p.get('l7policy_id') != l7policy_id])
+    return tree
+
+
+def put_l7rule(tree, rule, update=False, l7policy_id=None):
+    """Create or update an L7 rule of policy `l7policy_id` (default: the
+    rule's own l7policy_id; Octavia leaves it out of an update)."""
+    tree = copy.deepcopy(tree)
+    _, policy = _listener_of_policy(tree, l7policy_id or rule.l7policy_id)
+    _put_child(policy.setdefault('rules', []), 'l7rule_id', rule, 'l7rule',
+               update)
+    return tree
+
+
+def delete_l7rule(tree, l7policy_id, l7rule_id):
+    tree = copy.deepcopy(tree)
+    _, policy = _listener_of_policy(tree, l7policy_id)
+    policy['rules'] = [r for r in policy.get('rules', [])
+                       if r.get('l7rule_id') != l7rule_id]
+    return tree
+
+
 def delete_pool(tree, pool_id):
     tree = copy.deepcopy(tree)
     tree['pools'] = [p for p in tree['pools'] if p.get('pool_id') != pool_id]
@@ -228,16 +359,8 @@ def put_member(tree, member, update=False):
     tree = copy.deepcopy(tree)
     pool = _pool_or_raise(tree, member.pool_id if not isinstance(
         member.pool_id, data_models.UnsetType) else None)
-    members = pool.setdefault('members', [])
-    i = _index(members, 'member_id', member.member_id)
-    if update:
-        if i is None:
-            raise NotInTree('member %s' % member.member_id)
-        members[i] = merge(members[i], member)
-    elif i is None:
-        members.append(_member_dict(member))
-    else:
-        members[i] = _member_dict(member)
+    _put_child(pool.setdefault('members', []), 'member_id', member, 'member',
+               update)
     return tree
 
 
@@ -291,6 +414,10 @@ def object_ids(tree):
         out['loadbalancer'].add(lb_id)
     for listener in tree.get('listeners', []):
         out['listener'].add(listener.get('listener_id'))
+        for policy in listener.get('l7policies') or []:
+            out['l7policy'].add(policy.get('l7policy_id'))
+            for rule in policy.get('rules') or []:
+                out['l7rule'].add(rule.get('l7rule_id'))
     for pool in tree.get('pools', []):
         out['pool'].add(pool.get('pool_id'))
         for member in pool.get('members', []):

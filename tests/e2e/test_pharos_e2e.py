@@ -185,6 +185,41 @@ def _amphora_leftovers(lb_id):
     return left, amps, conf
 
 
+def remove_loadbalancer(ids, name):
+    """Teardown of a test's load balancer `name` (ids['lb'] when its create
+    got that far): cascade delete unless ids['deleted'], then whatever
+    amphora is still there (a failed delete) goes by its handle."""
+    if 'lb' not in ids:   # create failed: find it by name
+        found = osc('loadbalancer', 'list', '--name', name)
+        ids['lb'] = found[0]['id'] if found else None
+    if ids['lb'] and not ids.get('deleted'):
+        subprocess.run([LOCALCLOUD, 'openstack', 'loadbalancer', 'delete', '--cascade',
+                        '--wait', ids['lb']], timeout=300)
+    left, amps, conf = _amphora_leftovers(ids['lb']) if ids['lb'] else ([], [], None)
+    if left:
+        from pharos.compute import local
+        conf.set_override('state_dir', os.path.join(STATE, 'pharos'), 'pharos')
+        for amp in amps:
+            local.LocalCompute(conf).delete(amp.compute_id if amp.compute_id.get('netns')
+                                            else local.LocalCompute(conf).handle_for(amp.id))
+
+
+def print_timings():
+    print('\nTIMINGS:')
+    for k, v in TIMINGS.items():
+        print('  %-60s %6.1fs' % (k, v))
+
+
+def assert_nothing_left(lb_id):
+    """After the load balancer's delete: no amphora, namespace or agent
+    process of it is left."""
+    left, amps, _ = _amphora_leftovers(lb_id)
+    assert amps == [] or all(a.state == 'DELETED' for a in amps)
+    assert left == []
+    out = run('ip', 'netns', 'list').stdout
+    assert 'pharos-amp-' not in out
+
+
 @pytest.fixture(scope='module')
 def lb(cloud, lbnet, subnet):
     name = 'pharos-e2e-%s' % uuid.uuid4().hex[:6]
@@ -213,23 +248,8 @@ def lb(cloud, lbnet, subnet):
         TIMINGS['full tree (lb, listener, pool, 2 members, hm) -> ACTIVE'] = time.monotonic() - t0
         yield ids
     finally:
-        if 'lb' not in ids:   # create failed: find it by name
-            found = osc('loadbalancer', 'list', '--name', name)
-            ids['lb'] = found[0]['id'] if found else None
-        if ids['lb'] and not ids.get('deleted'):
-            subprocess.run([LOCALCLOUD, 'openstack', 'loadbalancer', 'delete', '--cascade',
-                            '--wait', ids['lb']], timeout=300)
-        # whatever is still there (a failed delete) goes by its handle
-        left, amps, conf = _amphora_leftovers(ids['lb']) if ids['lb'] else ([], [], None)
-        if left:
-            from pharos.compute import local
-            conf.set_override('state_dir', os.path.join(STATE, 'pharos'), 'pharos')
-            for amp in amps:
-                local.LocalCompute(conf).delete(amp.compute_id if amp.compute_id.get('netns')
-                                                else local.LocalCompute(conf).handle_for(amp.id))
-        print('\nTIMINGS:')
-        for k, v in TIMINGS.items():
-            print('  %-60s %6.1fs' % (k, v))
+        remove_loadbalancer(ids, name)
+        print_timings()
 
 
 def status_tree(lb_id):
@@ -349,10 +369,6 @@ def test_cascade_delete_leaves_nothing(lb):
     osc('loadbalancer', 'delete', '--cascade', '--wait', lb['lb'], fmt=False)
     TIMINGS['loadbalancer delete --cascade -> DELETED'] = time.monotonic() - t
     lb['deleted'] = True
-    left, amps, _ = _amphora_leftovers(lb['lb'])
-    assert amps == [] or all(a.state == 'DELETED' for a in amps)
-    assert left == []
-    out = run('ip', 'netns', 'list').stdout
-    assert 'pharos-amp-' not in out
+    assert_nothing_left(lb['lb'])
     assert in_ns('pharos-client', 'curl', '-s', '-m', '2',
                  'http://%s/' % lb['vip']).returncode != 0

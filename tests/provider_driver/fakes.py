@@ -44,7 +44,14 @@ class FakeDriverLibrary:
         tree = self.store.get_loadbalancer(lb_id).tree
         for listener in tree['listeners']:
             if kind == 'listener' and listener.get('listener_id') == obj_id:
-                return data_models.Listener.from_dict(dict(listener))
+                return data_models.Listener.from_dict(
+                    {k: v for k, v in listener.items() if k != 'l7policies'})
+            for policy in listener.get('l7policies') or []:
+                if kind == 'l7policy' and policy.get('l7policy_id') == obj_id:
+                    return data_models.L7Policy.from_dict(dict(policy))
+                for rule in policy.get('rules') or []:
+                    if kind == 'l7rule' and rule.get('l7rule_id') == obj_id:
+                        return data_models.L7Rule.from_dict(dict(rule))
         for pool in tree['pools']:
             if kind == 'pool' and pool.get('pool_id') == obj_id:
                 return data_models.Pool.from_dict(
@@ -69,6 +76,12 @@ class FakeDriverLibrary:
 
     def get_healthmonitor(self, healthmonitor_id):
         return self._object('healthmonitor', healthmonitor_id)
+
+    def get_l7policy(self, l7policy_id):
+        return self._object('l7policy', l7policy_id)
+
+    def get_l7rule(self, l7rule_id):
+        return self._object('l7rule', l7rule_id)
 
     def entries(self, collection, obj_id):
         with self.lock:

@@ -273,32 +273,6 @@ def test_failover_bumps_version(driver, store, full):
     assert r.desired_version == v + 1 and r.tree['_failover'] == 1
 
 
-def test_l7_refused(driver, full):
-    policy = dm.L7Policy(l7policy_id=uid(), listener_id=full['listener'].listener_id,
-                         action='REJECT')
-    rule = dm.L7Rule(l7rule_id=uid(), l7policy_id=policy.l7policy_id,
-                     type='PATH', compare_type='STARTS_WITH', value='/x')
-    for call in (lambda: driver.l7policy_create(policy),
-                 lambda: driver.l7policy_update(policy, policy),
-                 lambda: driver.l7policy_delete(policy),
-                 lambda: driver.l7rule_create(rule),
-                 lambda: driver.l7rule_update(rule, rule),
-                 lambda: driver.l7rule_delete(rule)):
-        with pytest.raises(lib_exc.UnsupportedOptionError) as exc:
-            call()
-        assert 'l7' in exc.value.user_fault_string
-
-
-def test_l7_in_graph_refused(driver, store):
-    lb = make_lb()
-    listener = make_listener(lb)
-    listener.l7policies = [dm.L7Policy(l7policy_id=uid(), action='REJECT')]
-    lb.listeners = [listener]
-    with pytest.raises(lib_exc.UnsupportedOptionError) as exc:
-        driver.loadbalancer_create(lb)
-    assert 'l7policies' in exc.value.user_fault_string
-
-
 def test_flavor(driver):
     meta = driver.get_supported_flavor_metadata()
     assert set(meta) == {'engine_workers', 'topology', 'analytics_level'}

@@ -28,7 +28,8 @@ _VISIBLE_WAIT = 2.0
 # added objects read one by one at most (else the whole load balancer)
 _TARGETED_READS = 4
 _GETTERS = {'listener': 'get_listener', 'pool': 'get_pool',
-            'member': 'get_member', 'healthmonitor': 'get_healthmonitor'}
+            'member': 'get_member', 'healthmonitor': 'get_healthmonitor',
+            'l7policy': 'get_l7policy', 'l7rule': 'get_l7rule'}
 
 
 class Reconciler:
@@ -330,11 +331,15 @@ class Reconciler:
 
 
 def _seen(got):
-    """Ids of the listeners, pools, members and health monitors Octavia
-    returned for a load balancer."""
+    """Ids of the listeners, L7 policies and rules, pools, members and health
+    monitors Octavia returned for a load balancer."""
     seen = set()
     for listener in _field(got, 'listeners') or []:
         seen.add(_field(listener, 'listener_id'))
+        for policy in _field(listener, 'l7policies') or []:
+            seen.add(_field(policy, 'l7policy_id'))
+            for rule in _field(policy, 'rules') or []:
+                seen.add(_field(rule, 'l7rule_id'))
     for pool in _field(got, 'pools') or []:
         seen.add(_field(pool, 'pool_id'))
         for member in _field(pool, 'members') or []:

@@ -8,7 +8,8 @@ _ENGINE_TO_OCTAVIA = {'UP': 'ONLINE', 'DOWN': 'ERROR', 'DRAINING': 'DRAINING',
 
 _COLLECTIONS = {'loadbalancer': 'loadbalancers', 'listener': 'listeners',
                 'pool': 'pools', 'member': 'members',
-                'healthmonitor': 'healthmonitors'}
+                'healthmonitor': 'healthmonitors', 'l7policy': 'l7policies',
+                'l7rule': 'l7rules'}
 
 
 def octavia_member_status(value):
@@ -64,8 +65,17 @@ def operating_statuses(tree, member_health):
         if pool_status in ('ERROR', 'DEGRADED'):
             worst = 'DEGRADED'
     for listener in tree.get('listeners', []):
+        listener_up = _up(listener) and lb_up
         out['listener'][listener.get('listener_id')] = \
-            'ONLINE' if _up(listener) and lb_up else 'OFFLINE'
+            'ONLINE' if listener_up else 'OFFLINE'
+        # as Octavia's amphora driver: ONLINE when enabled (and all above)
+        for policy in listener.get('l7policies') or []:
+            policy_up = listener_up and _up(policy)
+            out['l7policy'][policy.get('l7policy_id')] = \
+                'ONLINE' if policy_up else 'OFFLINE'
+            for rule in policy.get('rules') or []:
+                out['l7rule'][rule.get('l7rule_id')] = \
+                    'ONLINE' if policy_up and _up(rule) else 'OFFLINE'
     if lb_id:
         out['loadbalancer'][lb_id] = worst if lb_up else 'OFFLINE'
     for kind in out:
