@@ -12,6 +12,7 @@
 #include "engine/net/event_handles.h"
 #include "engine/net/socket_ops.h"
 #include "engine/proxy/session_common.h"
+#include "engine/proxy/session_persistence.h"
 #include "engine/proxy/upstream_connector.h"
 #include "engine/proxy/worker_context.h"
 
@@ -40,6 +41,9 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   void begin_transaction();
   bool body_prefix_valid(evbuffer* input) const;
   void build_member_request(std::string* out) const;
+  // The member session persistence keeps this request on (-1: none), from the client address
+  // or the request's cookies.
+  int sticky_member(const PoolRuntime& pool);
   void forward_request_body();
   void read_response();
   bool send_response_head();
@@ -80,6 +84,7 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   std::string member_request_head_;
   int pool_index_ = -1;
   int member_index_ = -1;
+  Stickiness stickiness_;  // session persistence of the current transaction
   bool member_reused_ = false;
   bool request_done_ = false;
   bool response_head_done_ = false;
