@@ -5,7 +5,6 @@ Called by run.sh, which documents the options. Reads nothing but the build direc
 temp dir (configs, logs) and the result table (stdout and --results).
 """
 
-import argparse
 import datetime
 import hashlib
 import json
@@ -14,19 +13,19 @@ import platform
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+import harness
 import processes
 import proxy_configs
 import report
 import wrk_result
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROXIES = ("engine", "haproxy")
+PROXIES = harness.PROXIES
 # (key, title, listener, new connection per request)
 CASES = (
     ("http-ka", "HTTP keep-alive", "http", False),
@@ -36,34 +35,19 @@ CASES = (
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--build", required=True)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser = harness.argument_parser(__doc__, HERE, "latest.txt", "seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
-    parser.add_argument("--rounds", type=int, default=3, help="runs per proxy and case (median taken)")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of unrecorded load per proxy and case")
     parser.add_argument("--idle-connections", type=int, default=5000)
-    parser.add_argument("--proxy-cpu", default="0")
     parser.add_argument("--load-cpu", default="1", help="CPUs for wrk, the members and the idle client")
-    parser.add_argument("--nice", type=int, default=-10 if os.geteuid() == 0 else 0)
     parser.add_argument("--no-tcp", action="store_true", help="skip the TCP mode case")
     parser.add_argument("--profile", action="store_true",
                         help="also perf-record each proxy during one extra run of each case")
-    parser.add_argument("--results", default=os.path.join(HERE, "results", "latest.txt"))
     return parser.parse_args()
 
 
-def on_signal(signum, _frame):
-    raise SystemExit(f"interrupted by signal {signum}")
-
-
-class Harness:
+class Harness(harness.ProxyHarness):
     def __init__(self, args, workdir):
-        self.args = args
-        self.workdir = workdir
-        self.supervisor = processes.Supervisor(workdir, args.nice)
-        self.engine_bin = os.path.join(args.build, "bin", "pharos-engine")
-        self.backend_bin = os.path.join(args.build, "bin", "pharos-demo-backend")
+        super().__init__(args, workdir)
         members = (processes.free_port(), processes.free_port())
         self.ports = {
             "engine": proxy_configs.Ports(members, processes.free_port(), processes.free_port()),
@@ -72,25 +56,9 @@ class Harness:
         self.maxconn = args.idle_connections + 2000
         self.engine_cfg, self.haproxy_cfg = proxy_configs.write_configs(
             workdir, self.ports["engine"], self.ports["haproxy"], self.maxconn)
-        self.proxy = {}
-        self.runs = []        # one dict per recorded wrk run
-        self.commands = {}
-        self.problems = []
+        self.configs = {"engine": self.engine_cfg, "haproxy": self.haproxy_cfg}
 
     # ---- processes ----
-
-    def proxy_argv(self, name):
-        if name == "engine":
-            return [self.engine_bin, "--config", self.engine_cfg, "--workers", "1", "--drain-timeout", "1"]
-        return ["haproxy", "-db", "-f", self.haproxy_cfg]
-
-    def start_members(self):
-        for i, port in enumerate(self.ports["engine"].members, start=1):
-            member = self.supervisor.start(f"member-{i}", self.args.load_cpu,
-                                           [self.backend_bin, "--port", str(port), "--name", f"member-{i}"])
-            processes.wait_listening(port, member)
-        self.commands["members"] = " ".join(self.supervisor.command(
-            self.args.load_cpu, [self.backend_bin, "--port", "P", "--name", "member-N"]))
 
     def check_configs(self):
         for argv in ([self.engine_bin, "--check-config", self.engine_cfg], ["haproxy", "-c", "-q", "-f", self.haproxy_cfg]):
@@ -100,7 +68,7 @@ class Harness:
 
     def start_proxies(self, tag):
         for name in PROXIES:
-            argv = self.proxy_argv(name)
+            argv = self.proxy_argv(name, self.configs[name])
             self.proxy[name] = self.supervisor.start(f"{name}-{tag}", self.args.proxy_cpu, argv)
             self.commands[name] = " ".join(self.supervisor.command(self.args.proxy_cpu, argv))
         for name in PROXIES:
@@ -131,7 +99,8 @@ class Harness:
                 if sorted(seen) != ["member-1", "member-2"]:
                     raise RuntimeError(f"{name}/{listener}: round robin reached {seen}, expected both members")
 
-    def wrk(self, name, case, duration, record, round_index=None):
+    def run_case(self, name, case, duration, record, round_index=None):
+        """One wrk run; recorded runs go to self.runs."""
         key, _title, listener, close = case
         url = f"http://127.0.0.1:{getattr(self.ports[name], listener)}/"
         argv = wrk_result.command(url, duration, self.args.connections, close)
@@ -161,15 +130,7 @@ class Harness:
         return result
 
     def load_phase(self, cases):
-        for case in cases:
-            for name in PROXIES:
-                self.wrk(name, case, self.args.warmup, record=False)
-        for round_index in range(1, self.args.rounds + 1):
-            for case in cases:
-                # ABBA order: a drift in background load hits both proxies alike.
-                order = PROXIES if round_index % 2 else tuple(reversed(PROXIES))
-                for name in order:
-                    self.wrk(name, case, self.args.duration, record=True, round_index=round_index)
+        super().load_phase(cases)
         return {name: processes.proc_status(self.proxy[name].pid)["VmHWM"] for name in PROXIES}
 
     def profile_phase(self, cases):
@@ -185,7 +146,7 @@ class Harness:
                                                  ["perf", "record", "-F", "499", "-g", "-o", data,
                                                   "-p", str(self.proxy[name].pid)])
                 time.sleep(0.5)
-                self.wrk(name, case, self.args.duration, record=False)
+                self.run_case(name, case, self.args.duration, record=False)
                 recorder.send_signal(signal.SIGINT)
                 recorder.wait(timeout=30)
                 self.supervisor.stop(recorder)
@@ -202,7 +163,7 @@ class Harness:
         tracer = self.supervisor.start(f"strace-{name}-{case[0]}", self.args.load_cpu,
                                        ["strace", "-c", "-f", "-o", trace, "-p", str(self.proxy[name].pid)])
         time.sleep(0.5)
-        result = self.wrk(name, case, 3, record=False)
+        result = self.run_case(name, case, 3, record=False)
         time.sleep(0.2)
         tracer.send_signal(signal.SIGINT)
         tracer.wait(timeout=30)
@@ -268,54 +229,53 @@ def versions(engine_bin):
 
 def main():
     args = parse_args()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
+    harness.install_signal_handlers()
     workdir = tempfile.mkdtemp(prefix="pharos-load-")
-    harness = Harness(args, workdir)
+    suite = Harness(args, workdir)
     started = datetime.datetime.now().isoformat(timespec="seconds")
     load_at_start = processes.loadavg()
     cases = [case for case in CASES if not (args.no_tcp and case[2] == "tcp")]
     try:
-        harness.check_configs()
-        harness.start_members()
-        harness.start_proxies("load")
-        harness.sanity_check()
+        suite.check_configs()
+        suite.start_members(suite.ports["engine"].members)
+        suite.start_proxies("load")
+        suite.sanity_check()
         print(f"load phase: {args.rounds} rounds x {len(cases)} cases x 2 proxies x {args.duration}s "
               f"(workdir {workdir})", flush=True)
-        peak = harness.load_phase(cases)
+        peak = suite.load_phase(cases)
         if args.profile:
-            harness.profile_phase(cases)
-        harness.stop_proxies()
+            suite.profile_phase(cases)
+        suite.stop_proxies()
         print(f"idle phase: {args.idle_connections} idle keep-alive connections per proxy, fresh processes",
               flush=True)
-        harness.start_proxies("idle")
-        idle = harness.idle_phase()
-        harness.stop_proxies()
+        suite.start_proxies("idle")
+        idle = suite.idle_phase()
+        suite.stop_proxies()
     finally:
-        harness.supervisor.stop_all()
+        suite.supervisor.stop_all()
 
     text = report.render(
-        cases=cases, runs=harness.runs, peak_kib=peak, idle=idle, problems=harness.problems,
+        cases=cases, runs=suite.runs, peak_kib=peak, idle=idle, problems=suite.problems,
         header={
             "started": started,
             "load average at start": load_at_start,
             "load average at end": processes.loadavg(),
-            **versions(harness.engine_bin),
+            **versions(suite.engine_bin),
             "pinning": f"proxy under test on CPU {args.proxy_cpu}; wrk, both members and the idle client on "
                        f"CPU {args.load_cpu}; nice {args.nice} for every process started",
             "runs": f"{args.rounds} rounds (ABBA order) x {args.duration}s per proxy and case, median taken; "
                     f"{args.warmup}s unrecorded warm-up each; wrk {args.connections} connections, 1 thread",
         },
-        commands=harness.commands)
+        commands=suite.commands)
     print(text)
     os.makedirs(os.path.dirname(args.results), exist_ok=True)
     with open(args.results, "w") as out:
         out.write(text)
-    shutil.copy(harness.engine_cfg, os.path.join(os.path.dirname(args.results), "engine.json"))
-    shutil.copy(harness.haproxy_cfg, os.path.join(os.path.dirname(args.results), "haproxy.cfg"))
+    shutil.copy(suite.engine_cfg, os.path.join(os.path.dirname(args.results), "engine.json"))
+    shutil.copy(suite.haproxy_cfg, os.path.join(os.path.dirname(args.results), "haproxy.cfg"))
     shutil.rmtree(workdir, ignore_errors=True)
-    if harness.problems:
-        print("FAILED: the load did not go through cleanly:\n  " + "\n  ".join(harness.problems), file=sys.stderr)
+    if suite.problems:
+        print("FAILED: the load did not go through cleanly:\n  " + "\n  ".join(suite.problems), file=sys.stderr)
         return 1
     return 0
 

@@ -71,6 +71,21 @@ def engine_config(ports: Ports) -> dict:
     }
 
 
+def haproxy_defaults(maxconn: int) -> str:
+    """HAProxy's defaults section for both suites: the engine's timeouts, keep-alive, reuse."""
+    return f"""\
+defaults
+    mode http
+    maxconn {maxconn}
+    timeout connect {TIMEOUT_CONNECT_MS}ms
+    timeout client {TIMEOUT_DATA_MS}ms
+    timeout server {TIMEOUT_DATA_MS}ms
+    timeout http-keep-alive {TIMEOUT_DATA_MS}ms
+    option http-keep-alive
+    http-reuse always
+"""
+
+
 def haproxy_config(ports: Ports, maxconn: int) -> str:
     """The same two listeners for HAProxy: one thread, keep-alive both sides, connection reuse."""
     members = "\n".join(
@@ -82,16 +97,7 @@ global
     nbthread 1
     maxconn {maxconn}
 
-defaults
-    mode http
-    maxconn {maxconn}
-    timeout connect {TIMEOUT_CONNECT_MS}ms
-    timeout client {TIMEOUT_DATA_MS}ms
-    timeout server {TIMEOUT_DATA_MS}ms
-    timeout http-keep-alive {TIMEOUT_DATA_MS}ms
-    option http-keep-alive
-    http-reuse always
-
+{haproxy_defaults(maxconn)}
 frontend bench-http
     bind 127.0.0.1:{ports.http}
     default_backend bench-http-pool

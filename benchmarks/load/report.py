@@ -111,14 +111,18 @@ def render(cases, runs, peak_kib, idle, problems, header, commands):
                      f"{run['rps']:10.0f} req/s  p50 {run['p50_us'] / 1000:7.3f} ms  p99 {run['p99_us'] / 1000:7.3f} ms  "
                      f"cpu {run['cpu'] * 100:5.1f}%  errors: {', '.join(run['errors']) or 'none'}")
     lines.append("")
-    lines.append("Commands (PORT and P stand for free ports picked per run; the two configs are copied to")
-    lines.append("benchmarks/load/results/engine.json and haproxy.cfg):")
+    commands_and_checks(lines, commands, problems,
+                        heading="Commands (PORT and P stand for free ports picked per run; the two configs are "
+                                "copied to\nbenchmarks/load/results/engine.json and haproxy.cfg):",
+                        checks="every wrk run had 0 socket errors and 0 non-2xx/3xx responses; both members "
+                               "answered through every listener.")
+    return "\n".join(lines) + "\n"
+
+
+def commands_and_checks(lines, commands, problems, heading, checks):
+    """The report's tail, both suites: the commands run, then the errors or what was checked."""
+    lines.append(heading)
     for name, command in commands.items():
         lines.append(f"  {name}: {command}")
     lines.append("")
-    if problems:
-        lines.append("ERRORS: " + "; ".join(problems))
-    else:
-        lines.append("Checks: every wrk run had 0 socket errors and 0 non-2xx/3xx responses; "
-                     "both members answered through every listener.")
-    return "\n".join(lines) + "\n"
+    lines.append("ERRORS: " + "; ".join(problems) if problems else "Checks: " + checks)

@@ -7,13 +7,11 @@ When the engine build cannot serve TERMINATED_HTTPS (or h2c), it says so and the
 still runs. Writes results/latest-tls.txt and results/latest-tls.json.
 """
 
-import argparse
 import datetime
 import json
 import os
 import resource
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -21,6 +19,7 @@ import sys
 import tempfile
 import time
 
+import harness
 import processes
 import tls_clients
 import tls_configs
@@ -29,15 +28,11 @@ import wrk_result
 from bench import versions
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROXIES = ("engine", "haproxy")
+PROXIES = harness.PROXIES
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--build", required=True)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs per proxy and case (median taken)")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of unrecorded load per proxy and case")
+    parser = harness.argument_parser(__doc__, HERE, "latest-tls.txt", "seconds per run")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (TLS keep-alive)")
     parser.add_argument("--hs-clients", type=int, default=2, help="handshake client processes (all on the load CPU)")
     parser.add_argument("--hs-connections", type=int, default=32, help="concurrent connections per handshake client")
@@ -47,15 +42,8 @@ def parse_args():
                         help="h2load shapes as CLIENTSxSTREAMS, comma-separated (each over TLS and h2c)")
     parser.add_argument("--key-type", choices=("ecdsa-p256", "rsa2048"), default="ecdsa-p256")
     parser.add_argument("--cases", default="", help="comma-separated case keys to run (default: all)")
-    parser.add_argument("--proxy-cpu", default="0")
     parser.add_argument("--load-cpu", default="1", help="CPUs for the clients and the members")
-    parser.add_argument("--nice", type=int, default=-10 if os.geteuid() == 0 else 0)
-    parser.add_argument("--results", default=os.path.join(HERE, "results", "latest-tls.txt"))
     return parser.parse_args()
-
-
-def on_signal(signum, _frame):
-    raise SystemExit(f"interrupted by signal {signum}")
 
 
 def make_cases(args):
@@ -105,13 +93,9 @@ def children_cpu_s():
     return usage.ru_utime + usage.ru_stime
 
 
-class TlsHarness:
+class TlsHarness(harness.ProxyHarness):
     def __init__(self, args, workdir):
-        self.args = args
-        self.workdir = workdir
-        self.supervisor = processes.Supervisor(workdir, args.nice)
-        self.engine_bin = os.path.join(args.build, "bin", "pharos-engine")
-        self.backend_bin = os.path.join(args.build, "bin", "pharos-demo-backend")
+        super().__init__(args, workdir)
         members = (processes.free_port(), processes.free_port())
         self.ports = {name: tls_configs.Ports(members, processes.free_port(), processes.free_port())
                       for name in PROXIES}
@@ -121,29 +105,12 @@ class TlsHarness:
         self.engine_cfg, self.haproxy_cfg = tls_configs.write_configs(
             workdir, self.ports["engine"], self.ports["haproxy"], self.certs, maxconn=4000)
         self.client_bin, self.client_lib = tls_clients.build_handshake_client(workdir, args.client_lib)
-        self.proxy = {}
-        self.members = []
         # What each proxy serves: {"https": bool, "h2c": bool}; and why not, for the engine.
         self.serves = {name: {"https": True, "h2c": True} for name in PROXIES}
         self.engine_notes = []
         self.negotiated = {}   # proxy -> listener probe results
-        self.runs = []
-        self.commands = {}
-        self.problems = []
 
     # ---- processes ----
-
-    def start_members(self):
-        for i, port in enumerate(self.ports["engine"].members, start=1):
-            member = self.supervisor.start(f"member-{i}", self.args.load_cpu,
-                                           [self.backend_bin, "--port", str(port), "--name", f"member-{i}"])
-            processes.wait_listening(port, member)
-            self.members.append(member)
-
-    def proxy_argv(self, name, config):
-        if name == "engine":
-            return [self.engine_bin, "--config", config, "--workers", "1", "--drain-timeout", "1"]
-        return ["haproxy", "-db", "-f", config]
 
     def start_haproxy(self):
         done = subprocess.run(["haproxy", "-c", "-q", "-f", self.haproxy_cfg], capture_output=True, text=True)
@@ -344,16 +311,6 @@ class TlsHarness:
             outputs.append(out)
         return outputs
 
-    def load_phase(self, cases):
-        for case in cases:
-            for name in PROXIES:
-                self.run_case(name, case, self.args.warmup, record=False)
-        for round_index in range(1, self.args.rounds + 1):
-            for case in cases:
-                order = PROXIES if round_index % 2 else tuple(reversed(PROXIES))
-                for name in order:
-                    self.run_case(name, case, self.args.duration, record=True, round_index=round_index)
-
 
 def redacted_engine_config(path):
     """The engine config without the throwaway key and certificate (never written to results/)."""
@@ -370,32 +327,31 @@ def redacted_engine_config(path):
 
 def main():
     args = parse_args()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
+    harness.install_signal_handlers()
     workdir = tempfile.mkdtemp(prefix="pharos-tls-")
-    harness = TlsHarness(args, workdir)
+    suite = TlsHarness(args, workdir)
     started = datetime.datetime.now().isoformat(timespec="seconds")
     load_at_start = processes.loadavg()
     cases = make_cases(args)
     try:
-        harness.start_members()
-        harness.start_haproxy()
-        harness.probe_tls("haproxy")
-        harness.probe_h2c("haproxy")
-        harness.start_engine()
+        suite.start_members(suite.ports["engine"].members)
+        suite.start_haproxy()
+        suite.probe_tls("haproxy")
+        suite.probe_h2c("haproxy")
+        suite.start_engine()
         print(f"TLS load phase: {args.rounds} rounds x {len(cases)} cases x 2 proxies x {args.duration}s "
               f"(workdir {workdir})", flush=True)
-        harness.load_phase(cases)
+        suite.load_phase(cases)
     finally:
-        harness.supervisor.stop_all()
+        suite.supervisor.stop_all()
 
     header = {
         "started": started,
         "load average at start": load_at_start,
         "load average at end": processes.loadavg(),
-        **versions(harness.engine_bin),
+        **versions(suite.engine_bin),
         "h2load": subprocess.run(["h2load", "--version"], capture_output=True, text=True).stdout.strip(),
-        "handshake client": f"benchmarks/load/tls_handshake_client.c built with {harness.client_lib}; "
+        "handshake client": f"benchmarks/load/tls_handshake_client.c built with {suite.client_lib}; "
                             f"{args.hs_clients} processes x {args.hs_connections} connections, one GET each, "
                             f"no certificate verification",
         "certificate": f"{args.key_type}, generated at run time, the same file for both proxies",
@@ -404,9 +360,9 @@ def main():
         "runs": f"{args.rounds} rounds (ABBA order) x {args.duration}s per proxy and case, median taken; "
                 f"{args.warmup}s unrecorded warm-up each",
     }
-    result = tls_report.render(cases=cases, runs=harness.runs, header=header, commands=harness.commands,
-                               negotiated=harness.negotiated, engine_notes=harness.engine_notes,
-                               problems=harness.problems, load_cpu=args.load_cpu)
+    result = tls_report.render(cases=cases, runs=suite.runs, header=header, commands=suite.commands,
+                               negotiated=suite.negotiated, engine_notes=suite.engine_notes,
+                               problems=suite.problems, load_cpu=args.load_cpu)
     print(result["text"])
     results_dir = os.path.dirname(args.results)
     os.makedirs(results_dir, exist_ok=True)
@@ -416,13 +372,13 @@ def main():
         json.dump(result["json"], out, indent=2)
         out.write("\n")
     with open(os.path.join(results_dir, "engine-tls.json"), "w") as out:
-        json.dump(redacted_engine_config(harness.engine_cfg), out, indent=2)
+        json.dump(redacted_engine_config(suite.engine_cfg), out, indent=2)
         out.write("\n")
-    with open(harness.haproxy_cfg) as src, open(os.path.join(results_dir, "haproxy-tls.cfg"), "w") as out:
+    with open(suite.haproxy_cfg) as src, open(os.path.join(results_dir, "haproxy-tls.cfg"), "w") as out:
         out.write(src.read().replace(workdir, "$WORKDIR"))
     shutil.rmtree(workdir, ignore_errors=True)
-    if harness.problems:
-        print("FAILED: the load did not go through cleanly:\n  " + "\n  ".join(harness.problems), file=sys.stderr)
+    if suite.problems:
+        print("FAILED: the load did not go through cleanly:\n  " + "\n  ".join(suite.problems), file=sys.stderr)
         return 1
     return 0
 

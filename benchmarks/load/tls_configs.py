@@ -11,7 +11,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-from proxy_configs import TIMEOUT_CONNECT_MS, TIMEOUT_DATA_MS
+from proxy_configs import TIMEOUT_CONNECT_MS, TIMEOUT_DATA_MS, haproxy_defaults
 
 # TLS 1.2 suites both sides allow: forward-secret AEAD only (the engine's own default set),
 # spelled the same for BoringSSL and OpenSSL. TLS 1.3 suites are the library defaults on both.
@@ -136,16 +136,7 @@ global
     ssl-default-bind-options ssl-min-ver TLSv1.2
     ssl-default-bind-ciphers {TLS12_CIPHERS}
 
-defaults
-    mode http
-    maxconn {maxconn}
-    timeout connect {TIMEOUT_CONNECT_MS}ms
-    timeout client {TIMEOUT_DATA_MS}ms
-    timeout server {TIMEOUT_DATA_MS}ms
-    timeout http-keep-alive {TIMEOUT_DATA_MS}ms
-    option http-keep-alive
-    http-reuse always
-
+{haproxy_defaults(maxconn)}
 frontend bench-https
     bind 127.0.0.1:{ports.https} ssl crt {certs.bundle} alpn h2,http/1.1 curves {CURVES}
     default_backend bench-https-pool

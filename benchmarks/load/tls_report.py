@@ -3,6 +3,8 @@
 import math
 import statistics
 
+import report
+
 # Targets the project states for the engine against HAProxy (the TLS/HTTP/2 issue).
 GOAL_TLS_KEEPALIVE = 1.3
 GOAL_H2 = 1.3
@@ -165,17 +167,13 @@ def render(cases, runs, header, commands, negotiated, engine_notes, problems, lo
     for run in runs:
         lines.append("  " + run_line(run, load_cpu))
     lines.append("")
-    lines.append("Commands (PORT: a free port picked per run; configs in benchmarks/load/results/engine-tls.json "
-                 "and haproxy-tls.cfg):")
-    for name, command in commands.items():
-        lines.append(f"  {name}: {command}")
-    lines.append("")
-    if problems:
-        lines.append("ERRORS: " + "; ".join(problems))
-    else:
-        lines.append("Checks: no client reported errors; every handshake run negotiated the TLS version it pinned; "
-                     "resumed runs resumed >= 95% of handshakes; h2load negotiated h2 / h2c; both proxies served "
-                     "the generated certificate and reached both members.")
+    report.commands_and_checks(
+        lines, commands, problems,
+        heading="Commands (PORT: a free port picked per run; configs in benchmarks/load/results/engine-tls.json "
+                "and haproxy-tls.cfg):",
+        checks="no client reported errors; every handshake run negotiated the TLS version it pinned; resumed "
+               "runs resumed >= 95% of handshakes; h2load negotiated h2 / h2c; both proxies served the generated "
+               "certificate and reached both members.")
     text = "\n".join(lines) + "\n"
     data = {"header": header, "engine_notes": engine_notes, "negotiated": negotiated,
             "rows": [{k: v for k, v in row.items() if k != "fmt"} for row in rows],

@@ -38,6 +38,11 @@ const std::pair<const char*, PoolProtocol> kPoolProtocols[] = {
     {"HTTPS", PoolProtocol::kHttps},
     {"PROXY", PoolProtocol::kProxy},
 };
+const std::pair<const char*, SessionPersistence::Type> kPersistenceTypes[] = {
+    {"SOURCE_IP", SessionPersistence::Type::kSourceIp},
+    {"HTTP_COOKIE", SessionPersistence::Type::kHttpCookie},
+    {"APP_COOKIE", SessionPersistence::Type::kAppCookie},
+};
 const std::pair<const char*, L7Action> kL7Actions[] = {
     {"REJECT", L7Action::kReject},
     {"REDIRECT_TO_URL", L7Action::kRedirectToUrl},
@@ -272,7 +277,38 @@ class Converter {
       pool.healthmonitor = convert_healthmonitor(*monitor, path + "/healthmonitor");
     }
     convert_pool_tls(in, path, pool);
+    if (const json* persistence = nested_object(in, "session_persistence")) {
+      pool.session_persistence =
+          convert_session_persistence(*persistence, path + "/session_persistence", pool,
+                                      field(in, path, "protocol") != nullptr);
+    }
     return pool;
+  }
+
+  // Cookies need HTTP; SOURCE_IP works on any pool. Octavia names the cookie only for APP_COOKIE
+  // (HTTP_COOKIE's is SRV, as in Octavia's HAProxy template).
+  SessionPersistence convert_session_persistence(const json& in, const std::string& path,
+                                                 const Pool& pool, bool protocol_known) {
+    SessionPersistence persistence;
+    const json* type = field(in, path, "type");
+    if (type) persistence.type = *enum_from(kPersistenceTypes, type->get<std::string>());
+    if (auto v = field(in, path, "cookie_name")) persistence.cookie_name = v->get<std::string>();
+    if (auto v = field(in, path, "persistence_timeout")) persistence.timeout_s = v->get<uint32_t>();
+    if (!type) return persistence;
+    const std::string type_name = enum_name(kPersistenceTypes, persistence.type);
+    const bool app_cookie = persistence.type == SessionPersistence::Type::kAppCookie;
+    if (app_cookie && !in.contains("cookie_name")) {
+      error(path + "/cookie_name", "APP_COOKIE session persistence needs cookie_name");
+    } else if (!app_cookie && in.contains("cookie_name")) {
+      error(path + "/cookie_name",
+            "cookie_name applies only to APP_COOKIE session persistence, not " + type_name);
+    }
+    if (persistence.type != SessionPersistence::Type::kSourceIp && protocol_known &&
+        pool.protocol != PoolProtocol::kHttp) {
+      error(path + "/type", type_name + " session persistence needs an HTTP pool (it reads cookies), not " +
+                                enum_name(kPoolProtocols, pool.protocol));
+    }
+    return persistence;
   }
 
   Member convert_member(const json& in, const std::string& path,

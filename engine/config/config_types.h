@@ -128,6 +128,14 @@ struct HealthMonitor {
   bool admin_state_up = true;
 };
 
+// Octavia's session persistence of a pool.
+struct SessionPersistence {
+  enum class Type { kSourceIp, kHttpCookie, kAppCookie };
+  Type type = Type::kSourceIp;
+  std::string cookie_name;       // APP_COOKIE: the application's cookie
+  uint32_t timeout_s = 0;        // idle lifetime of a sticky entry; 0: until evicted
+};
+
 struct Pool {
   std::string id;
   std::string name;
@@ -138,6 +146,7 @@ struct Pool {
   std::vector<Member> members;
   std::optional<HealthMonitor> healthmonitor;
   std::optional<PoolTls> tls;  // set when tls_enabled
+  std::optional<SessionPersistence> session_persistence;
 };
 
 // Octavia's L7 rules and policies (HTTP and TERMINATED_HTTPS listeners). A policy matches when

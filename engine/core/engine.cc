@@ -72,7 +72,7 @@ ApplyResult Engine::apply(std::shared_ptr<const config::Config> config) {
   for (auto& [key, fds] : fresh) sockets_[key] = std::move(fds);
 
   // 2. Every worker switches to the new snapshot and its accept set.
-  auto snapshot = proxy::build_snapshot(config, stats_, member_states_, tls.contexts);
+  auto snapshot = proxy::build_snapshot(config, stats_, member_states_, stick_tables_, tls.contexts);
   std::vector<std::map<std::string, int>> per_worker(workers_.size());
   for (const auto& key : wanted) {
     const auto& fds = sockets_[key];

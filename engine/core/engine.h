@@ -12,6 +12,7 @@
 #include "engine/core/tls_contexts.h"
 #include "engine/core/worker.h"
 #include "engine/net/socket_ops.h"
+#include "engine/persistence/stick_table.h"
 #include "engine/proxy/member_state.h"
 #include "engine/stats/stats.h"
 
@@ -60,6 +61,7 @@ class Engine {
   std::vector<std::unique_ptr<Worker>> workers_;
   stats::StatsRegistry stats_;
   proxy::MemberStatusRegistry member_states_;
+  persistence::StickTableRegistry stick_tables_;  // session persistence, kept across applies
   TicketKeys ticket_keys_;  // session ticket keys, kept across applies
   // Per listening address: one socket per worker (SO_REUSEPORT).
   std::map<std::string, std::vector<net::UniqueFd>> sockets_;

@@ -409,7 +409,9 @@ class Compiler {
     std::string algorithm = value_or<std::string>(in, "lb_algorithm", "ROUND_ROBIN");
     out["lb_algorithm"] = algorithm;
     out["admin_state_up"] = value_or(in, "admin_state_up", true);
-    refuse_if_set(in, path, "session_persistence", "session persistence");
+    if (is_set(in, "session_persistence") && !is_empty(in["session_persistence"])) {
+      out["session_persistence"] = session_persistence(in["session_persistence"]);
+    }
     // Octavia keeps a pool's certificates while tls_enabled is off; only a re-encrypting pool
     // hands them to the engine.
     if (value_or(in, "tls_enabled", false)) {
@@ -427,6 +429,16 @@ class Compiler {
       out["members"].push_back(member(members[i], path + "/members/" + std::to_string(i)));
     }
     if (is_set(in, "healthmonitor")) out["healthmonitor"] = healthmonitor(in["healthmonitor"], path + "/healthmonitor");
+    return out;
+  }
+
+  // persistence_granularity is left out: Octavia takes it only on UDP pools, which this
+  // provider does not offer.
+  static json session_persistence(const json& in) {
+    json out = json::object();
+    copy_if_set(in, "type", out);
+    copy_if_set(in, "cookie_name", out);
+    copy_if_set(in, "persistence_timeout", out);
     return out;
   }
 

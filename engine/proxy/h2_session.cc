@@ -9,6 +9,7 @@
 #include "engine/http1/parser.h"
 #include "engine/net/socket_ops.h"
 #include "engine/proxy/header_rules.h"
+#include "engine/proxy/session_persistence.h"
 #include "engine/proxy/inserted_headers.h"
 #include "engine/proxy/l7_request_facts.h"
 #include "engine/proxy/upstream_connector.h"
@@ -145,6 +146,7 @@ class H2Session::Stream final : private UpstreamConnector::Observer {
   std::string member_request_head_;
   int pool_index_ = -1;
   int member_index_ = -1;
+  Stickiness stickiness_;
   bool member_reused_ = false;
   bool retried_stale_ = false;
   bool chunked_request_ = false;
@@ -198,7 +200,8 @@ void H2Session::Stream::begin() {
   const auto& pool = snapshot_->shared->pools[pool_index_];
   record_.pool_id = pool.config->id;
   uint64_t hash = session_.peer_.hash_for(pool.config->lb_algorithm);
-  connector_.start(snapshot_.get(), pool_index_, hash, listener_->config->timeout_member_connect_ms, true);
+  connector_.start(snapshot_.get(), pool_index_, hash, listener_->config->timeout_member_connect_ms, true,
+                   stickiness_.sticky_member(pool, session_.peer_.text, head_.headers, worker_.now_us() / 1000000));
 }
 
 void H2Session::Stream::build_member_request() {
@@ -241,6 +244,7 @@ http1::Limits H2Session::Stream::parser_limits() const {
 void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
   member_index_ = member_index;
   member_reused_ = reused;
+  stickiness_.member_chosen(snapshot_->shared->pools[pool_index_], member_index, worker_.now_us() / 1000000);
   const MemberRuntime& m = member();
   record_.member_id = m.config->id;
   record_.connect_us = connector_.connect_us();
@@ -349,14 +353,21 @@ bool H2Session::Stream::send_response_head() {
   http::ResponseHead head;
   head.status = response_.status;
   head.headers.reserve(response_.headers.size() + 1);
+  const auto& pool = snapshot_->shared->pools[pool_index_];
+  const uint64_t now_s = worker_.now_us() / 1000000;
   for (const auto& header : response_.headers) {
     if (is_connection_specific(header.name) || named_by_connection(response_, header.name)) continue;
     if (iequals(header.name, "content-length")) continue;  // one normalised copy below
     if (!listener_->hsts_value.empty() && iequals(header.name, "strict-transport-security")) continue;
+    stickiness_.response_header(pool, member_index_, header.name, header.value, now_s);
     head.headers.push_back(http::Header{lower(header.name), std::string(header.value)});
   }
   if (!listener_->hsts_value.empty()) {
     head.headers.push_back(http::Header{"strict-transport-security", listener_->hsts_value});
+  }
+  if (!stickiness_.set_cookie().empty()) {
+    head.headers.push_back(http::Header{"set-cookie", stickiness_.set_cookie()});
+    head.headers.push_back(http::Header{"cache-control", "private"});
   }
   if (response_.framing == http1::BodyFraming::kContentLength ||
       (response_.framing == http1::BodyFraming::kNone && response_.content_length > 0)) {
@@ -551,7 +562,8 @@ void H2Session::Stream::on_member_event(bufferevent*, short events, void* arg) {
     const auto& pool = self->snapshot_->shared->pools[self->pool_index_];
     uint64_t hash = session.peer_.hash_for(pool.config->lb_algorithm);
     self->connector_.start(self->snapshot_.get(), self->pool_index_, hash,
-                           self->listener_->config->timeout_member_connect_ms, false);
+                           self->listener_->config->timeout_member_connect_ms, false,
+                           self->stickiness_.member());
   } else {
     self->respond_local(502, records::Termination::kMemberReset);
   }

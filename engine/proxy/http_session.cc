@@ -184,6 +184,7 @@ void HttpSession::begin_transaction() {
   LocalAnswer local;
   pool_index_ = route_request(*listener_, request_, request_.host, request_.target,
                               [this] { return &client_certificate(); }, &local);
+  if (local.status == 0 && pool_index_ >= 0) choose_sticky_member(snapshot_->shared->pools[pool_index_]);
   evbuffer_drain(input, request_.head_bytes);
   request_body_.reset(request_.framing, request_.content_length);
   request_done_ = request_body_.done();
@@ -208,7 +209,11 @@ void HttpSession::begin_transaction() {
   state_ = State::kConnecting;
   uint64_t hash = peer_.hash_for(pool.config->lb_algorithm);
   connector_.start(snapshot_.get(), pool_index_, hash,
-                   listener_->config->timeout_member_connect_ms, true);
+                   listener_->config->timeout_member_connect_ms, true, stickiness_.member());
+}
+
+void HttpSession::choose_sticky_member(const PoolRuntime& pool) {
+  stickiness_.sticky_member(pool, peer_.text, request_.headers, worker_.now_us() / 1000000);
 }
 
 bool HttpSession::body_prefix_valid(evbuffer* input) const {
@@ -246,9 +251,11 @@ void HttpSession::build_member_request(std::string* out) const {
 }
 
 void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
-  const auto& member = snapshot_->shared->pools[pool_index_].members[member_index];
+  const auto& pool = snapshot_->shared->pools[pool_index_];
+  const auto& member = pool.members[member_index];
   member_index_ = member_index;
   member_reused_ = reused;
+  stickiness_.member_chosen(pool, member_index, worker_.now_us() / 1000000);
   record_.member_id = member.config->id;
   record_.connect_us = connector_.connect_us();
   record_.retries = connector_.retries();
@@ -350,13 +357,20 @@ bool HttpSession::send_response_head() {
   head.reserve(response_.head_bytes + 64);
   head.append("HTTP/1.1 ").append(std::to_string(response_.status)).append(" ");
   head.append(response_.reason).append("\r\n");
+  const auto& pool = snapshot_->shared->pools[pool_index_];
+  const uint64_t now_s = worker_.now_us() / 1000000;
   for (const auto& header : response_.headers) {
     if (is_hop_by_hop(header.name) || named_by_connection(response_, header.name)) continue;
     if (iequals(header.name, "content-length")) continue;  // one normalised copy below
     if (!listener_->hsts_value.empty() && iequals(header.name, "strict-transport-security")) continue;
+    stickiness_.response_header(pool, member_index_, header.name, header.value, now_s);
     append_header(&head, header.name, header.value);
   }
   if (!listener_->hsts_value.empty()) append_header(&head, "Strict-Transport-Security", listener_->hsts_value);
+  if (!stickiness_.set_cookie().empty()) {
+    append_header(&head, "Set-Cookie", stickiness_.set_cookie());
+    append_header(&head, "Cache-Control", "private");  // a shared cache must not hand it to others
+  }
   if (response_.framing == http1::BodyFraming::kContentLength ||
       (response_.framing == http1::BodyFraming::kNone && response_.content_length > 0)) {
     append_header(&head, "Content-Length", std::to_string(response_.content_length));
@@ -373,7 +387,7 @@ bool HttpSession::send_response_head() {
   record_.status = response_.status;
   record_.bytes_out += head.size();
   listener_->stats->slot(worker_.index()).bytes_out.add(head.size());
-  auto& mslot = snapshot_->shared->pools[pool_index_].members[member_index_].stats->slot(worker_.index());
+  auto& mslot = pool.members[member_index_].stats->slot(worker_.index());
   mslot.responses[static_cast<int>(stats::classify_status(response_.status))].add(1);
   mslot.traffic.bytes_out.add(response_.head_bytes);
   response_head_done_ = true;
@@ -615,7 +629,8 @@ void HttpSession::on_member_event(bufferevent*, short events, void* arg) {
     const auto& pool = self->snapshot_->shared->pools[self->pool_index_];
     uint64_t hash = self->peer_.hash_for(pool.config->lb_algorithm);
     self->connector_.start(self->snapshot_.get(), self->pool_index_, hash,
-                           self->listener_->config->timeout_member_connect_ms, false);
+                           self->listener_->config->timeout_member_connect_ms, false,
+                           self->stickiness_.member());
     return;
   }
   self->respond_local(502, records::Termination::kMemberReset);

@@ -14,6 +14,7 @@
 #include "engine/net/event_handles.h"
 #include "engine/net/socket_ops.h"
 #include "engine/proxy/session_common.h"
+#include "engine/proxy/session_persistence.h"
 #include "engine/proxy/upstream_connector.h"
 #include "engine/proxy/worker_context.h"
 #include "engine/tls/client_certificate_info.h"
@@ -43,6 +44,9 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   void begin_transaction();
   bool body_prefix_valid(evbuffer* input) const;
   void build_member_request(std::string* out) const;
+  // Session persistence: the member this request is kept on, from the client address or the
+  // request's cookies (read before the head leaves the input buffer).
+  void choose_sticky_member(const PoolRuntime& pool);
   void forward_request_body();
   void read_response();
   bool send_response_head();
@@ -86,6 +90,7 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   std::string member_request_head_;
   int pool_index_ = -1;
   int member_index_ = -1;
+  Stickiness stickiness_;  // session persistence of the current transaction
   bool member_reused_ = false;
   bool request_done_ = false;
   bool response_head_done_ = false;

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "engine/l7/policy_table.h"
+#include "engine/persistence/stick_table.h"
 
 namespace pharos::proxy {
 
@@ -27,14 +28,21 @@ std::string hsts_value(const config::Hsts& hsts) {
   return value;
 }
 
+// What a pool's sticky entries mean: a table is kept across configs only while this stays.
+std::string persistence_settings(const config::SessionPersistence& persistence) {
+  return std::to_string(static_cast<int>(persistence.type)) + "|" + persistence.cookie_name + "|" +
+         std::to_string(persistence.timeout_s);
+}
+
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(
     std::shared_ptr<const config::Config> config, stats::StatsRegistry& stats,
-    MemberStatusRegistry& member_states, const SnapshotTls& tls) {
+    MemberStatusRegistry& member_states, persistence::StickTableRegistry& stick_tables,
+    const SnapshotTls& tls) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = config;
-  std::vector<std::string> listener_ids, member_ids;
+  std::vector<std::string> listener_ids, member_ids, sticky_pool_ids;
   snapshot->pools.reserve(config->pools.size());
   for (size_t pool_index = 0; pool_index < config->pools.size(); ++pool_index) {
     const auto& pool = config->pools[pool_index];
@@ -55,6 +63,14 @@ std::shared_ptr<const Snapshot> build_snapshot(
       runtime.members.push_back(std::move(m));
       runtime.specs.push_back(lb::MemberSpec{member.id, member.weight, member.backup});
       member_ids.push_back(member.id);
+    }
+    if (const auto& persistence = pool.session_persistence) {
+      sticky_pool_ids.push_back(pool.id);
+      runtime.stick_table = stick_tables.get_or_create(pool.id, persistence_settings(*persistence),
+                                                       persistence->timeout_s);
+      for (size_t i = 0; i < pool.members.size(); ++i) {
+        runtime.member_indexes.emplace(pool.members[i].id, static_cast<int>(i));
+      }
     }
     snapshot->pools.push_back(std::move(runtime));
   }
@@ -77,6 +93,7 @@ std::shared_ptr<const Snapshot> build_snapshot(
   }
   stats.retain_only(listener_ids, member_ids);
   member_states.retain_only(member_ids);
+  stick_tables.retain_only(sticky_pool_ids);
   return snapshot;
 }
 

@@ -5,8 +5,11 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/config/config_types.h"
@@ -16,6 +19,11 @@
 
 namespace pharos::l7 {
 class PolicyTable;
+}
+
+namespace pharos::persistence {
+class StickTable;
+class StickTableRegistry;
 }
 
 namespace pharos::tls {
@@ -45,6 +53,16 @@ struct PoolRuntime {
   std::vector<MemberRuntime> members;
   std::vector<lb::MemberSpec> specs;  // same order as members, for building balancers
   std::shared_ptr<const tls::ClientTlsContext> tls;  // re-encryption to members; null: clear
+  // Session persistence (set only when the pool has it): SOURCE_IP and APP_COOKIE entries, and
+  // member indexes by id for following a sticky entry or cookie back to its member.
+  std::shared_ptr<persistence::StickTable> stick_table;
+  std::map<std::string, int, std::less<>> member_indexes;
+
+  // Index of the member with that id, or -1.
+  int member_index(std::string_view member_id) const {
+    auto it = member_indexes.find(member_id);
+    return it == member_indexes.end() ? -1 : it->second;
+  }
 };
 
 struct ListenerRuntime {
@@ -77,6 +95,7 @@ struct SnapshotTls {
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> config,
                                                stats::StatsRegistry& stats,
                                                MemberStatusRegistry& member_states,
+                                               persistence::StickTableRegistry& stick_tables,
                                                const SnapshotTls& tls = {});
 
 std::string socket_key(const config::IpAddress& address, uint16_t port);

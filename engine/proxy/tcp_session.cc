@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <vector>
 
+#include "engine/http/request.h"
 #include "engine/tls/client_hello_sniff.h"
 
 namespace pharos::proxy {
@@ -79,8 +81,11 @@ void TcpSession::connect_member() {
   const auto& pool = snapshot_->shared->pools[listener_->default_pool];
   record_.pool_id = pool.config->id;
   uint64_t hash = client_.hash_for(pool.config->lb_algorithm);
+  // Only SOURCE_IP persistence applies here: TCP carries no cookies.
+  int sticky = stickiness_.sticky_member(pool, client_.text, std::vector<http::Header>{},
+                                         worker_.now_us() / 1000000);
   connector_.start(snapshot_.get(), listener_->default_pool, hash,
-                   listener_->config->timeout_member_connect_ms, false);
+                   listener_->config->timeout_member_connect_ms, false, sticky);
 }
 
 void TcpSession::on_inspect_timeout(evutil_socket_t, short, void* arg) {
@@ -89,7 +94,9 @@ void TcpSession::on_inspect_timeout(evutil_socket_t, short, void* arg) {
 
 void TcpSession::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool) {
   member_index_ = member_index;
-  const auto& member = snapshot_->shared->pools[listener_->default_pool].members[member_index];
+  const auto& pool = snapshot_->shared->pools[listener_->default_pool];
+  stickiness_.member_chosen(pool, member_index, worker_.now_us() / 1000000);
+  const auto& member = pool.members[member_index];
   record_.member_id = member.config->id;
   record_.connect_us = connector_.connect_us();
   record_.retries = connector_.retries();

@@ -7,6 +7,7 @@
 #include "engine/net/event_handles.h"
 #include "engine/net/socket_ops.h"
 #include "engine/proxy/session_common.h"
+#include "engine/proxy/session_persistence.h"
 #include "engine/proxy/upstream_connector.h"
 #include "engine/proxy/worker_context.h"
 
@@ -45,6 +46,7 @@ class TcpSession final : public Session, private UpstreamConnector::Observer {
   std::unique_ptr<Side> member_side_;
   net::EventPtr inspect_timer_;
   int member_index_ = -1;
+  Stickiness stickiness_;  // SOURCE_IP session persistence
   bool finished_ = false;
   uint64_t start_us_ = 0;
   uint64_t first_member_byte_us_ = 0;

@@ -10,11 +10,12 @@
 namespace pharos::proxy {
 
 void UpstreamConnector::start(WorkerSnapshot* snapshot, int pool_index, uint64_t client_hash,
-                              uint32_t connect_timeout_ms, bool reuse_idle) {
+                              uint32_t connect_timeout_ms, bool reuse_idle, int sticky_member) {
   cancel();
   snapshot_ = snapshot;
   pool_index_ = pool_index;
   client_hash_ = client_hash;
+  sticky_member_ = sticky_member;
   connect_timeout_ms_ = connect_timeout_ms;
   reuse_idle_ = reuse_idle;
   const PoolRuntime& pool = snapshot_->shared->pools[pool_index];
@@ -37,7 +38,12 @@ void UpstreamConnector::attempt() {
     return pool.config->admin_state_up && !tried_[i] && pool.members[i].eligible();
   };
   while (attempts_left_ > 0) {
-    int index = balancer.pick(lb::PickContext{client_hash_}, lb::EligibleFn(eligible));
+    int index = sticky_member_;
+    sticky_member_ = -1;  // once: after a failed connect the balancer chooses
+    if (index < 0 || static_cast<size_t>(index) >= tried_.size() ||
+        !eligible(static_cast<uint32_t>(index))) {
+      index = balancer.pick(lb::PickContext{client_hash_}, lb::EligibleFn(eligible));
+    }
     if (index < 0) break;
     --attempts_left_;
     tried_[index] = true;

@@ -32,8 +32,10 @@ class UpstreamConnector {
   UpstreamConnector& operator=(const UpstreamConnector&) = delete;
 
   // May call the observer before returning (pooled connection, or nothing eligible).
+  // sticky_member: the member session persistence keeps this client on, tried first while it
+  // is eligible; -1: the balancer chooses.
   void start(WorkerSnapshot* snapshot, int pool_index, uint64_t client_hash,
-             uint32_t connect_timeout_ms, bool reuse_idle);
+             uint32_t connect_timeout_ms, bool reuse_idle, int sticky_member = -1);
   void cancel();
 
   // Gives back the connection on_upstream_connected handed out for `member_index` (of the pool
@@ -56,6 +58,7 @@ class UpstreamConnector {
   WorkerSnapshot* snapshot_ = nullptr;
   int pool_index_ = -1;
   uint64_t client_hash_ = 0;
+  int sticky_member_ = -1;
   uint32_t connect_timeout_ms_ = 0;
   bool reuse_idle_ = false;
   std::vector<bool> tried_;

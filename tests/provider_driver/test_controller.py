@@ -311,10 +311,9 @@ def test_forged_heartbeat_refused(env):
     assert not e['ctl'].health.handle(good, time.time())   # replay
 
 
-def test_option_octavia_hid_from_the_driver_is_refused_by_the_controller(env):
+def test_option_octavia_hid_from_the_driver_is_applied_by_the_controller(env):
     """Octavia 11 passes session_persistence=None on pool create; the
-    controller sees the committed pool and reports it ERROR instead of
-    applying it without persistence."""
+    controller reads the committed pool back and applies its persistence."""
     e = env
     objs = build_lb(e, members=(1,), hm=False)
     reconcile_all(e)
@@ -322,7 +321,8 @@ def test_option_octavia_hid_from_the_driver_is_refused_by_the_controller(env):
     pool2 = make_pool(objs['lb'], name='sticky')
     e['driver'].pool_create(pool2)          # what the driver was given: no persistence
     real = e['lib'].get_pool
-    sticky = {'type': 'SOURCE_IP', 'cookie_name': None}
+    sticky = {'type': 'APP_COOKIE', 'cookie_name': 'sid', 'persistence_timeout': None,
+              'persistence_granularity': None}
 
     def committed(pool_id):
         got = real(pool_id)
@@ -333,17 +333,13 @@ def test_option_octavia_hid_from_the_driver_is_refused_by_the_controller(env):
     e['lib'].get_pool = committed
     for r in e['ctl'].reconciler.claim():
         e['ctl'].reconciler.reconcile(r)
-    assert e['lib'].last('pools', pool2.pool_id, 'provisioning_status') == 'ERROR'
-    assert e['lib'].last('loadbalancers', lb_id, 'provisioning_status') == 'ERROR'
-    record = e['store'].get_loadbalancer(lb_id)
-    assert 'session_persistence' in record.status_reason
-    assert record.applied_version < record.desired_version
-    # the user deletes the pool: back to ACTIVE
     e['lib'].get_pool = real
-    e['driver'].pool_delete(pool2)          # a new version: retried at once
-    reconcile_all(e)
+    assert e['lib'].last('pools', pool2.pool_id, 'provisioning_status') == 'ACTIVE'
     assert e['lib'].last('loadbalancers', lb_id, 'provisioning_status') == 'ACTIVE'
-
+    record = e['store'].get_loadbalancer(lb_id)
+    assert record.applied_version == record.desired_version
+    applied = [p for p in record.applied_tree['pools'] if p['pool_id'] == pool2.pool_id][0]
+    assert applied['session_persistence'] == sticky
 
 def test_running_controller_is_woken_by_the_driver(env):
     """The real loop and amphora: each driver call wakes the controller, which

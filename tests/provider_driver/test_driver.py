@@ -1,4 +1,5 @@
 """PharosProviderDriver with the real octavia-lib data models and a SQLite store."""
+import json
 import uuid
 
 import pytest
@@ -6,6 +7,7 @@ import pytest
 from octavia_lib.api.drivers import data_models as dm
 from octavia_lib.api.drivers import exceptions as lib_exc
 
+from pharos import _core
 from pharos import driver as pharos_driver
 
 
@@ -170,10 +172,11 @@ def test_update_none_clears_a_field(driver, store, full):
 
 def test_unsupported_option_refused_naming_field(driver, store, full):
     before = record(store, full['lb'])
-    pool = make_pool(full['lb'], session_persistence={'type': 'SOURCE_IP'})
+    pool = make_pool(full['lb'], protocol='PROXY')
     with pytest.raises(lib_exc.UnsupportedOptionError) as exc:
         driver.pool_create(pool)
-    assert 'session_persistence' in exc.value.user_fault_string
+    assert 'protocol' in exc.value.user_fault_string
+    assert 'PROXY' in exc.value.user_fault_string
     assert pool.pool_id in exc.value.user_fault_string
     after = record(store, full['lb'])
     assert after.desired_version == before.desired_version
@@ -190,13 +193,39 @@ def test_unsupported_listener_protocol(driver, store, full):
 
 
 def test_unsupported_update_refused(driver, store, full):
-    pool = full['pool']
+    listener = full['listener']
     before = record(store, full['lb'])
     with pytest.raises(lib_exc.UnsupportedOptionError) as exc:
-        driver.pool_update(pool, dm.Pool(
-            pool_id=pool.pool_id, session_persistence={'type': 'HTTP_COOKIE'}))
-    assert 'session_persistence' in exc.value.user_fault_string
+        driver.listener_update(listener, dm.Listener(
+            listener_id=listener.listener_id,
+            insert_headers={'X-Forwarded-For': 'true', 'X-Real-Ip': 'true'}))
+    assert 'X-Real-Ip' in exc.value.user_fault_string
     assert record(store, full['lb']).desired_version == before.desired_version
+    assert record(store, full['lb']).tree == before.tree
+
+
+@pytest.mark.parametrize('persistence', [
+    {'type': 'SOURCE_IP', 'cookie_name': None, 'persistence_timeout': None,
+     'persistence_granularity': None},
+    {'type': 'HTTP_COOKIE'},
+    {'type': 'APP_COOKIE', 'cookie_name': 'JSESSIONID', 'persistence_timeout': 600},
+])
+def test_session_persistence_compiles_to_the_engine_config(driver, store, full, persistence):
+    pool = full['pool']
+    driver.pool_update(pool, dm.Pool(pool_id=pool.pool_id, session_persistence=persistence))
+    config = json.loads(_core.compile_loadbalancer(json.dumps(record(store, full['lb']).tree)))
+    compiled = [p for p in config['pools'] if p['id'] == pool.pool_id][0]
+    expected = {k: v for k, v in persistence.items()
+                if v is not None and k != 'persistence_granularity'}
+    assert compiled['session_persistence'] == expected
+
+
+def test_app_cookie_without_name_is_refused_naming_the_field(driver, store, full):
+    pool = full['pool']
+    with pytest.raises(lib_exc.DriverError) as exc:
+        driver.pool_update(pool, dm.Pool(pool_id=pool.pool_id,
+                                         session_persistence={'type': 'APP_COOKIE'}))
+    assert 'cookie_name' in exc.value.user_fault_string
 
 
 def test_invalid_value_refused_as_driver_error(driver, store, full):

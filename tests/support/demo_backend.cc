@@ -9,6 +9,7 @@
 //              /bytes/N     N bytes of body
 //              /chunked/N   N bytes in chunked encoding
 //              /health      "ok\n"
+//              /cookie/C    "NAME\n" and Set-Cookie: C=NAME-<n> (a new session id each time)
 // --tcp-echo: a plain TCP echo server instead (for TCP listeners).
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -84,6 +85,11 @@ void handle(evhttp_request* req, void* arg) {
     evhttp_send_reply_end(req);
   } else if (path == "/health") {
     send_text(req, 200, "ok\n");
+  } else if (path.rfind("/cookie/", 0) == 0) {
+    static unsigned long sessions = 0;
+    std::string cookie = path.substr(8) + "=" + g_name + "-" + std::to_string(++sessions) + "; Path=/";
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", cookie.c_str());
+    send_text(req, 200, g_name + "\n");
   } else {
     send_text(req, 200, g_name + "\n");
   }

@@ -187,7 +187,7 @@ class Reconciler:
     def _overlay_unseen_options(record, pool):
         """Octavia 11 hands the provider session_persistence=None on pool
         create (not loaded yet); what it committed is visible here, so the
-        compiler still refuses it instead of the engine ignoring it."""
+        engine gets the persistence the user asked for."""
         persistence = _field(pool, 'session_persistence')
         if not persistence:
             return

@@ -186,7 +186,18 @@ TEST(LoadConfig, EveryFieldConverts) {
   EXPECT_EQ(hm.http_version, "1.1");
   EXPECT_EQ(hm.domain_name, "app.example.com");
 
+  ASSERT_TRUE(pool.session_persistence);
+  EXPECT_EQ(pool.session_persistence->type, SessionPersistence::Type::kHttpCookie);
+  EXPECT_EQ(pool.session_persistence->timeout_s, 0u);
+  const Pool& api_pool = c.pools.at(2);
+  ASSERT_TRUE(api_pool.session_persistence);
+  EXPECT_EQ(api_pool.session_persistence->type, SessionPersistence::Type::kAppCookie);
+  EXPECT_EQ(api_pool.session_persistence->cookie_name, "JSESSIONID");
+  EXPECT_EQ(api_pool.session_persistence->timeout_s, 600u);
+
   const Pool& https = c.pools.at(1);
+  ASSERT_TRUE(https.session_persistence);
+  EXPECT_EQ(https.session_persistence->type, SessionPersistence::Type::kSourceIp);
   EXPECT_EQ(https.protocol, PoolProtocol::kHttps);
   EXPECT_EQ(https.lb_algorithm, LbAlgorithm::kSourceIp);
   EXPECT_EQ(https.healthmonitor->type, "TLS-HELLO");
@@ -257,6 +268,9 @@ TEST(LoadConfig, SemanticInvalidExamples) {
        {"/listeners/0/allowed_cidrs/0", "/listeners/0/allowed_cidrs/1", "/listeners/0/bind_address",
         "/pools/0/members/0/address", "/pools/0/members/0/monitor_address"}},
       {"monitor-timeout.json", {"/pools/0/healthmonitor/timeout"}},
+      {"session-persistence.json",
+       {"/pools/0/session_persistence/cookie_name", "/pools/1/session_persistence/cookie_name",
+        "/pools/2/session_persistence/type"}},
       {"l7-policies.json",
        {"/listeners/0/l7policies/0/redirect_pool_id", "/listeners/0/l7policies/0/rules/0/value",
         "/listeners/0/l7policies/1/redirect_url", "/listeners/0/l7policies/1/rules/0/type",
