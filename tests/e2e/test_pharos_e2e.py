@@ -6,12 +6,15 @@ unless it already runs that way, brings up devstack/lbnet.sh and two demo
 members, then drives everything with the real `openstack` CLI: load balancer,
 HTTP listener, ROUND_ROBIN pool, 2 members, HTTP health monitor; traffic from
 pharos-client; status show and stats show; an unsupported option refused at
-API time; a member going ERROR and back ONLINE; cascade delete leaving no
+API time; HTTP_COOKIE session persistence set and unset with `pool set/unset`;
+listener timeouts and a member weight changed under a request in flight;
+a member going ERROR and back ONLINE; cascade delete leaving no
 process or namespace. Stops only what it started. Bounded by
 PHAROS_E2E_BUDGET seconds (default 900) and per-command timeouts.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -310,21 +313,76 @@ def refused(*args):
 
 
 def test_unsupported_option_refused_at_api_time(lb):
-    # Octavia 11 hands the provider session_persistence=None on pool *create*
-    # (the relationship is not loaded yet), so the refusal is shown on update,
-    # where the field reaches the driver; a PROXY pool is refused on create.
+    # The PROXY protocol towards members is not offered: refused on create.
     t = time.monotonic()
-    err = refused('loadbalancer', 'pool', 'set', '--session-persistence', 'type=SOURCE_IP',
-                  lb['pool'])
-    TIMINGS['unsupported option refused (pool set)'] = time.monotonic() - t
-    assert 'session_persistence' in err and 'not supported' in err
     err = refused('loadbalancer', 'pool', 'create', '--loadbalancer', lb['lb'],
                   '--protocol', 'PROXY', '--lb-algorithm', 'ROUND_ROBIN')
+    TIMINGS['unsupported option refused (pool create)'] = time.monotonic() - t
     assert 'protocol' in err and 'not supported' in err
     assert osc('loadbalancer', 'show', lb['lb'])['provisioning_status'] == 'ACTIVE'
     pools = osc('loadbalancer', 'pool', 'list', '--loadbalancer', lb['lb'])
     assert [p['id'] for p in pools] == [lb['pool']]
-    assert osc('loadbalancer', 'pool', 'show', lb['pool'])['session_persistence'] in (None, '', {})
+
+
+def fetch(vip, cookie=None):
+    """(response head, body) of one GET from pharos-client."""
+    args = ['curl', '-s', '-m', '3', '-D', '-'] + (['-b', cookie] if cookie else [])
+    out = in_ns('pharos-client', *args, 'http://%s/' % vip)
+    assert out.returncode == 0, out.stderr
+    head, _, body = out.stdout.partition('\n\n')   # text mode: CRLF read as LF
+    return head, body.strip()
+
+
+def test_session_persistence_keeps_a_client_on_its_member(lb):
+    t = time.monotonic()
+    osc('loadbalancer', 'pool', 'set', '--session-persistence', 'type=HTTP_COOKIE', '--wait',
+        lb['pool'], fmt=False)
+    TIMINGS['pool set --session-persistence HTTP_COOKIE -> ACTIVE'] = time.monotonic() - t
+    assert 'HTTP_COOKIE' in str(osc('loadbalancer', 'pool', 'show', lb['pool'])['session_persistence'])
+    head, body = fetch(lb['vip'])
+    found = re.search(r'^set-cookie: (SRV=([^;\n]+))', head, re.I | re.M)
+    assert found, head
+    cookie, member_id = found.group(1), found.group(2)
+    names = {lb['member1']: 'member-1', lb['member2']: 'member-2'}
+    assert names[member_id] == body     # the cookie names the member that answered
+    assert [fetch(lb['vip'], cookie)[1] for _ in range(6)] == [body] * 6
+    other = lb['member2'] if member_id == lb['member1'] else lb['member1']
+    assert [fetch(lb['vip'], 'SRV=' + other)[1] for _ in range(3)] == [names[other]] * 3
+    # Unset: no cookie, balanced again.
+    osc('loadbalancer', 'pool', 'unset', '--session-persistence', '--wait', lb['pool'], fmt=False)
+    head, _ = fetch(lb['vip'])
+    assert 'set-cookie' not in head.lower()
+    assert {fetch(lb['vip'], cookie)[1] for _ in range(6)} == {'member-1', 'member-2'}
+
+
+def test_updates_apply_without_dropping_connections(lb):
+    """A request in flight (30 s) while the listener's timeouts and a member's
+    weight change finishes normally; the new weight steers the next ones."""
+    slow = subprocess.Popen(
+        ['ip', 'netns', 'exec', 'pharos-client', 'curl', '-s', '-m', '60', '-o', '/dev/null',
+         '-w', '%{http_code}', 'http://%s/delay/30000' % lb['vip']],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)   # the request is with a member now
+        t = time.monotonic()
+        osc('loadbalancer', 'listener', 'set', '--timeout-client-data', '40000',
+            '--timeout-member-data', '40000', '--wait', lb['listener'], fmt=False)
+        osc('loadbalancer', 'member', 'set', '--weight', '0', '--wait', lb['pool'], lb['member1'],
+            fmt=False)
+        TIMINGS['listener set + member set --weight 0 (both --wait)'] = time.monotonic() - t
+        assert slow.poll() is None, 'the slow request ended before the updates were applied'
+        out, err = slow.communicate(timeout=60)
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+            slow.wait(5)
+    assert out == '200', (out, err)
+    listener = osc('loadbalancer', 'listener', 'show', lb['listener'])
+    assert listener['timeout_client_data'] == 40000 and listener['provisioning_status'] == 'ACTIVE'
+    assert [get(lb['vip']) for _ in range(6)] == ['member-2'] * 6   # weight 0: no new requests
+    osc('loadbalancer', 'member', 'set', '--weight', '1', '--wait', lb['pool'], lb['member1'],
+        fmt=False)
+    assert {get(lb['vip']) for _ in range(6)} == {'member-1', 'member-2'}
 
 
 def _agent_has_member_health(lb_id):
