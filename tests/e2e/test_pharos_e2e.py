@@ -385,6 +385,17 @@ def test_updates_apply_without_dropping_connections(lb):
     assert {get(lb['vip']) for _ in range(6)} == {'member-1', 'member-2'}
 
 
+def test_loadbalancer_and_monitor_updates(lb):
+    osc('loadbalancer', 'set', '--description', 'updated by the e2e test', '--wait', lb['lb'],
+        fmt=False)
+    osc('loadbalancer', 'healthmonitor', 'set', '--delay', '3', '--wait', lb['hm'], fmt=False)
+    shown = osc('loadbalancer', 'show', lb['lb'])
+    assert (shown['description'], shown['provisioning_status']) == ('updated by the e2e test', 'ACTIVE')
+    hm = osc('loadbalancer', 'healthmonitor', 'show', lb['hm'])
+    assert (hm['delay'], hm['provisioning_status']) == (3, 'ACTIVE')
+    assert {get(lb['vip']) for _ in range(6)} == {'member-1', 'member-2'}
+
+
 def _agent_has_member_health(lb_id):
     from pharos import store as pharos_store
     from pharos.controller import agent_client, certificates

@@ -9,6 +9,7 @@ pharos-client. In order:
     member-2, every other path member-1;
   - REJECT with a HEADER rule: 403 for requests that carry the header;
   - REDIRECT_TO_URL with a PATH EQUAL_TO rule: 301 with the Location;
+  - `l7policy set` turns it into a REDIRECT_PREFIX keeping path and query;
   - `l7rule set` moves the /api rule to /v2 and routing follows;
   - a regular expression Python accepts and RE2 does not is refused at API
     time naming the rule's value, and the load balancer stays ACTIVE;
@@ -137,6 +138,18 @@ def test_redirect_to_url(lb):
     code, _, location = request(lb['vip'], '/old')
     assert (code, location) == (301, 'http://example.com/new-home')
     assert body(lb['vip'], '/old/x') == 'member-1'
+
+
+def test_policy_update_changes_the_answer(lb):
+    # The action changes to REDIRECT_PREFIX: Octavia drops the old URL, the
+    # engine now keeps the request's path and query after the prefix.
+    osc('loadbalancer', 'l7policy', 'set', '--action', 'REDIRECT_PREFIX',
+        '--redirect-prefix', 'https://example.net', '--redirect-http-code', '308', '--wait',
+        lb['url_policy'], fmt=False)
+    shown = assert_active('l7policy', lb['url_policy'])
+    assert (shown['action'], shown['redirect_url']) == ('REDIRECT_PREFIX', None)
+    code, _, location = request(lb['vip'], '/old?page=2')
+    assert (code, location) == (308, 'https://example.net/old?page=2')
 
 
 def test_rule_update_changes_routing(lb):
