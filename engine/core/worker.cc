@@ -36,6 +36,7 @@ Worker::Worker(uint32_t index, const std::string& records_socket)
       records_(base_.get(), records_socket) {
   inbox_event_.reset(event_new(base_.get(), -1, 0, &Worker::on_inbox, this));
   cleanup_event_.reset(event_new(base_.get(), -1, 0, &Worker::on_cleanup, this));
+  write_coalescer_ = std::make_unique<net::WriteCoalescer>(base_.get());
   upstream_pool_ = std::make_unique<proxy::UpstreamPool>(base_.get(), kMaxIdlePerEndpoint,
                                                          kIdleMemberTimeoutMs);
 }
@@ -55,6 +56,7 @@ void Worker::start() {
     released_.clear();
     upstream_pool_->clear();
     tls::tls_close_lingering(base_.get());  // TLS connections still flushing their close_notify
+    write_coalescer_.reset();  // after every connection it adopted
     records_.flush();
   });
 }
@@ -181,6 +183,7 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
                                              listener.tls->new_connection(), tls::TlsRole::kServer);
     }
     if (!connection) return;  // out of memory; the socket went with the failed bufferevent
+    write_coalescer_->adopt(connection.get());
     session = std::make_unique<proxy::HttpSession>(*this, std::move(connection), std::move(client), current_, &listener);
   } else {
     session = std::make_unique<proxy::TcpSession>(*this, net::UniqueFd(fd), std::move(client), current_, &listener);

@@ -257,7 +257,7 @@ void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, in
   bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
   timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
   bufferevent_set_timeouts(bev, &timeout, &timeout);
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  bufferevent_enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
   bufferevent_write(bev, member_request_head_.data(), member_request_head_.size());
   mslot.bytes_in.add(member_request_head_.size());
   evbuffer* output = bufferevent_get_output(bev);
@@ -613,7 +613,7 @@ void H2Session::start() {
   // idle_timer_ (no open stream); a client that stops reading by the write timeout.
   timeval timeout = net::timeval_from_ms(listener_->config->timeout_client_data_ms);
   bufferevent_set_timeouts(bev, nullptr, &timeout);
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  bufferevent_enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
   codec_->flush();  // our SETTINGS
   read_client();    // bytes that arrived before the hand-over
   if (!closed_ && worker_.draining()) drain();

@@ -268,7 +268,7 @@ void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int memb
   bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
   timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
   bufferevent_set_timeouts(bev, &timeout, &timeout);
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  bufferevent_enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
   state_ = State::kExchanging;
   bufferevent_write(bev, member_request_head_.data(), member_request_head_.size());
   mslot.bytes_in.add(member_request_head_.size());

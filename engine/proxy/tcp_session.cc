@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/http/request.h"
+#include "engine/net/write_coalescer.h"
 #include "engine/tls/client_hello_sniff.h"
 
 namespace pharos::proxy {
@@ -33,6 +34,7 @@ TcpSession::TcpSession(WorkerContext& worker, net::UniqueFd fd, ClientAddress cl
   client_side_->is_client = true;
   client_side_->other = member_side_.get();
   client_side_->bev.reset(bufferevent_socket_new(worker_.base(), fd.release(), BEV_OPT_CLOSE_ON_FREE));
+  worker_.write_coalescer().adopt(client_side_->bev.get());
   member_side_->session = this;
   member_side_->other = client_side_.get();
   sniffing_sni_ = listener_->config->protocol == config::ListenerProtocol::kHttps;
@@ -108,7 +110,7 @@ void TcpSession::on_upstream_connected(net::BufferEventPtr connection, int membe
   bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
   timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
   bufferevent_set_timeouts(bev, &timeout, &timeout);
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  bufferevent_enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
   pump(*client_side_, *member_side_);
   maybe_shutdown_write(*member_side_);
 }

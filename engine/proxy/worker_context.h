@@ -11,6 +11,10 @@
 
 struct event_base;
 
+namespace pharos::net {
+class WriteCoalescer;
+}
+
 namespace pharos::records {
 struct TransactionRecord;
 }
@@ -50,6 +54,9 @@ class WorkerContext {
   // released as by release(); call this from `from`'s own callback and touch nothing after.
   virtual void hand_over(Session* from, std::unique_ptr<Session> to) = 0;
   virtual UpstreamPool& upstream_pool() = 0;
+  // Sends what a loop turn wrote to a connection in one write at the end of the turn; every
+  // client and member connection is adopted by it (see engine/net/write_coalescer.h).
+  virtual net::WriteCoalescer& write_coalescer() = 0;
   virtual void emit(const records::TransactionRecord& record) = 0;
   virtual bool draining() const = 0;
   // The newest snapshot; a keep-alive session moves to it between transactions.

@@ -435,10 +435,14 @@ void Transport::free_context(void* ctx) {
 bool Transport::flush_socket_now() {
   evbuffer* out = bufferevent_get_output(socket_);
   evutil_socket_t fd = bufferevent_getfd(socket_);
+  // The socket bufferevent keeps the front of its output frozen; libevent's own write
+  // unfreezes it around the write in the same way.
+  evbuffer_unfreeze(out, 1);
   while (evbuffer_get_length(out) > 0 && fd >= 0) {
     int n = evbuffer_write(out, fd);
     if (n <= 0) break;  // EAGAIN, not connected yet, or a dead socket: linger or give up
   }
+  evbuffer_freeze(out, 1);
   return evbuffer_get_length(out) == 0;
 }
 

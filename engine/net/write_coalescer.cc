@@ -1,0 +1,106 @@
+#include "engine/net/write_coalescer.h"
+
+namespace pharos::net {
+
+namespace {
+
+// The coalescer of the event base running on this thread. An output callback only carries
+// its bufferevent, so this is how it finds the coalescer; the base check below guards the
+// (test-only) case of several bases on one thread.
+thread_local WriteCoalescer* t_current = nullptr;
+thread_local event_base* t_current_base = nullptr;
+
+// Passes of flush() in one run: write callbacks may queue more (the TLS transport encrypting
+// the next 64 KiB); anything still queued after these waits for the next loop turn.
+constexpr int kMaxPasses = 8;
+
+}  // namespace
+
+WriteCoalescer::WriteCoalescer(event_base* base)
+    : base_(base), flush_event_(event_new(base, -1, 0, &WriteCoalescer::on_flush_event, this)) {}
+
+WriteCoalescer::~WriteCoalescer() {
+  for (bufferevent* socket : queued_) bufferevent_decref(socket);
+  if (t_current == this) {
+    t_current = nullptr;
+    t_current_base = nullptr;
+  }
+}
+
+void WriteCoalescer::adopt(bufferevent* bev) {
+  if (bev == nullptr) return;
+  t_current = this;
+  t_current_base = base_;
+  bufferevent* socket = bufferevent_get_underlying(bev);
+  if (socket == nullptr) socket = bev;
+  evbuffer_add_cb(bufferevent_get_output(socket), &WriteCoalescer::on_output_changed, socket);
+  if (evbuffer_get_length(bufferevent_get_output(socket)) == 0) {
+    bufferevent_disable(socket, EV_WRITE);
+  } else {
+    enqueue(socket);  // e.g. a TLS alert or ClientHello already waiting
+  }
+}
+
+void WriteCoalescer::on_output_changed(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+  if (info->n_added == 0) return;
+  auto* socket = static_cast<bufferevent*>(arg);
+  if (t_current == nullptr || t_current_base != bufferevent_get_base(socket)) {
+    // No coalescer for this base (it is being torn down): let libevent write.
+    bufferevent_enable(socket, EV_WRITE);
+    return;
+  }
+  t_current->enqueue(socket);
+}
+
+void WriteCoalescer::enqueue(bufferevent* socket) {
+  if (!queued_.empty() && queued_.back() == socket) return;  // several adds in a row
+  bufferevent_incref(socket);
+  queued_.push_back(socket);
+  if (queued_.size() == 1) event_active(flush_event_.get(), 0, 0);
+}
+
+void WriteCoalescer::on_flush_event(evutil_socket_t, short, void* arg) {
+  static_cast<WriteCoalescer*>(arg)->flush();
+}
+
+void WriteCoalescer::flush() {
+  for (int pass = 0; pass < kMaxPasses && !queued_.empty(); ++pass) {
+    flushing_.swap(queued_);
+    for (bufferevent* socket : flushing_) write_out(socket);
+    for (bufferevent* socket : flushing_) bufferevent_decref(socket);
+    flushing_.clear();
+  }
+  if (!queued_.empty()) event_active(flush_event_.get(), 0, 0);
+}
+
+void WriteCoalescer::write_out(bufferevent* socket) {
+  bufferevent_data_cb readcb = nullptr;
+  bufferevent_data_cb writecb = nullptr;
+  bufferevent_event_cb eventcb = nullptr;
+  void* arg = nullptr;
+  bufferevent_getcb(socket, &readcb, &writecb, &eventcb, &arg);
+  if (readcb == nullptr && writecb == nullptr && eventcb == nullptr) return;  // freed by its owner
+
+  evbuffer* output = bufferevent_get_output(socket);
+  if (evbuffer_get_length(output) == 0) {
+    bufferevent_disable(socket, EV_WRITE);
+    return;
+  }
+  evutil_socket_t fd = bufferevent_getfd(socket);
+  if (fd >= 0) {
+    // A socket bufferevent keeps the front of its output frozen against its owner; libevent's
+    // own write unfreezes it around the write in the same way.
+    evbuffer_unfreeze(output, 1);
+    evbuffer_write(output, fd);  // one writev of everything the turn queued
+    evbuffer_freeze(output, 1);
+  }
+  if (evbuffer_get_length(output) > 0) {
+    // The socket is full, or failed: libevent waits for EPOLLOUT, or reports the error.
+    bufferevent_enable(socket, EV_WRITE);
+    return;
+  }
+  bufferevent_disable(socket, EV_WRITE);  // cancels, in the changelist, an add made this turn
+  bufferevent_trigger(socket, EV_WRITE, 0);  // the write callback, as after libevent's own write
+}
+
+}  // namespace pharos::net

@@ -1,0 +1,65 @@
+// Sends what one loop turn wrote to a socket bufferevent with one write at the end of that
+// turn, instead of asking epoll for EPOLLOUT and writing on the next turn.
+//
+// A plain libevent socket bufferevent adds write interest when data enters its output and
+// removes it after the write, one loop turn later: two epoll_ctl calls and an extra turn for
+// every response and every forwarded request. An adopted bufferevent keeps EV_WRITE disabled
+// while its output is empty. When something is added to its output (by the owner, or by the
+// TLS transport encrypting into the socket it wraps), the bufferevent is queued; a per-worker
+// event that runs after every callback of the turn writes each queued output with one writev.
+// If the socket takes it all, nothing was registered with epoll (the worker's base uses the
+// epoll changelist, so an add and a remove within one turn cost nothing) and the write callback
+// runs as libevent would have run it. If the socket takes only part, or fails, EV_WRITE is
+// enabled and libevent finishes the job exactly as before: EPOLLOUT, write timeouts, and the
+// BEV_EVENT_ERROR|BEV_EVENT_WRITING of a dead socket.
+//
+// Contract:
+// - One coalescer per event base, used on the base's thread only. It must outlive every
+//   bufferevent it adopted (the worker destroys it after its sessions and lingering TLS
+//   connections, before the base).
+// - adopt() takes a connected socket bufferevent, or a TLS bufferevent (whose socket it then
+//   adopts). Owners enable EV_READ only: enabling EV_WRITE on an adopted bufferevent is
+//   harmless but brings back the epoll_ctl calls until the next flush disables it again.
+// - A queued bufferevent is held by a reference until the flush, so its owner may free it at
+//   any time; a bufferevent freed by its owner is not written (as libevent drops the output of
+//   a freed bufferevent).
+// - Write callbacks run from the flush event, never inside the owner's own write.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "engine/net/event_handles.h"
+
+namespace pharos::net {
+
+class WriteCoalescer {
+ public:
+  explicit WriteCoalescer(event_base* base);
+  ~WriteCoalescer();
+  WriteCoalescer(const WriteCoalescer&) = delete;
+  WriteCoalescer& operator=(const WriteCoalescer&) = delete;
+
+  // See the contract above. Adopting the same socket twice is harmless.
+  void adopt(bufferevent* bev);
+
+  // Writes everything queued now (the flush event does this at the end of each turn).
+  void flush();
+
+  // Bufferevents queued for the next flush (for tests).
+  size_t queued() const { return queued_.size(); }
+
+ private:
+  static void on_output_changed(evbuffer* buffer, const evbuffer_cb_info* info, void* arg);
+  static void on_flush_event(evutil_socket_t, short, void* arg);
+  void enqueue(bufferevent* socket);
+  void write_out(bufferevent* socket);
+
+  event_base* base_;
+  EventPtr flush_event_;
+  // Each entry holds one reference (bufferevent_incref), dropped after its flush.
+  std::vector<bufferevent*> queued_;
+  std::vector<bufferevent*> flushing_;
+};
+
+}  // namespace pharos::net
