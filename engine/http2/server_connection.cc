@@ -29,6 +29,12 @@ struct ServerConnection::Stream {
   bool announced = false;           // on_request() delivered: the handler owns the request
   bool rejected = false;            // the codec answered it itself
   bool response_submitted = false;
+  // The request's trailer section while it is decoded (RFC 9113 8.1: HEADERS with END_STREAM).
+  std::vector<http::Header> request_trailers;
+  size_t trailer_list_bytes = 0;
+  bool trailers_oversized = false;
+  // Sent after the response body, in place of END_STREAM on its last DATA frame.
+  std::vector<http::Header> response_trailers;
   // Response body waiting for the data provider; body_offset bytes of it are already sent.
   std::string body;
   size_t body_offset = 0;
@@ -70,6 +76,16 @@ nghttp2_nv make_nv(const std::string& name, const std::string& value) {
                     value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
+// nghttp2 copies the fields; `status` must outlive the call that takes the array.
+std::vector<nghttp2_nv> response_nva(const std::string& status, const std::vector<http::Header>& headers) {
+  static const std::string kStatus = ":status";
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(headers.size() + 1);
+  if (!status.empty()) nva.push_back(make_nv(kStatus, status));
+  for (const auto& header : headers) nva.push_back(make_nv(header.name, header.value));
+  return nva;
+}
+
 }  // namespace
 
 // nghttp2's C callbacks: cast the user data to the connection and forward.
@@ -92,9 +108,9 @@ struct ServerConnection::Callbacks {
                        size_t name_length, const uint8_t* value, size_t value_length, uint8_t,
                        void* user_data) {
     auto& c = self(user_data);
-    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-      return 0;  // request trailers are not forwarded to HTTP/1 members
-    }
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) return on_trailer(c, frame, name, name_length, value, value_length);
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     Stream* stream = c.find(frame->hd.stream_id);
     if (stream == nullptr || stream->oversized) return 0;
     // RFC 9113 6.5.2: each field counts its name, its value and 32 bytes of overhead.
@@ -124,6 +140,25 @@ struct ServerConnection::Callbacks {
     return 0;
   }
 
+  // A field of a request's trailer section. nghttp2 has checked it as it checks header fields
+  // and refuses pseudo-headers and a trailer block without END_STREAM (RFC 9113 8.1).
+  static int on_trailer(ServerConnection& c, const nghttp2_frame* frame, const uint8_t* name,
+                        size_t name_length, const uint8_t* value, size_t value_length) {
+    Stream* stream = c.find(frame->hd.stream_id);
+    if (stream == nullptr || !stream->announced || stream->trailers_oversized) return 0;
+    stream->trailer_list_bytes += name_length + value_length + 32;
+    if (stream->trailer_list_bytes > c.limits_.max_header_list_bytes) {
+      stream->trailers_oversized = true;
+      stream->request_trailers.clear();
+      return 0;
+    }
+    std::string_view n(reinterpret_cast<const char*>(name), name_length);
+    if (is_pseudo(n)) return 0;
+    stream->request_trailers.push_back(
+        http::Header{std::string(n), std::string(reinterpret_cast<const char*>(value), value_length)});
+    return 0;
+  }
+
   static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     auto& c = self(user_data);
     const int32_t id = frame->hd.stream_id;
@@ -149,7 +184,15 @@ struct ServerConnection::Callbacks {
             if (stream != nullptr) stream->head = http::RequestHead{};
           }
         } else if (end_stream && stream->announced) {
-          c.handler_.on_request_end(id);  // trailers end the request
+          // A trailer section ends the request.
+          if (stream->trailers_oversized) {
+            c.handler_.on_request_error(id, 431, "trailers_too_large");
+            return 0;
+          }
+          std::vector<http::Header> trailers;
+          trailers.swap(stream->request_trailers);
+          c.handler_.on_request_trailers(id, std::move(trailers));
+          if (c.find(id) != nullptr) c.handler_.on_request_end(id);
         }
         return 0;
       }
@@ -188,8 +231,17 @@ struct ServerConnection::Callbacks {
     return 0;
   }
 
-  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     auto& c = self(user_data);
+    const int32_t id = frame->hd.stream_id;
+    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && c.find(id) != nullptr &&
+        nghttp2_session_get_stream_remote_close(session, id) == 0) {
+      // The response is complete but the request is not (a member that refused the body, a
+      // local answer): ask the client to stop sending it, without error (RFC 9113 8.1).
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+      return 0;
+    }
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
       // A stream refused or reset before its response counts like a client reset: that is
       // how a client makes the server do work for nothing.
@@ -209,6 +261,17 @@ struct ServerConnection::Callbacks {
     return 0;
   }
 
+  // The body's last bytes are going out: END_STREAM on them, or a trailer section after them.
+  static void end_body(ServerConnection& c, int32_t id, Stream& stream, uint32_t* flags) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (stream.response_trailers.empty()) return;
+    std::vector<nghttp2_nv> nva = response_nva({}, stream.response_trailers);
+    if (nghttp2_submit_trailer(c.session_.get(), id, nva.data(), nva.size()) == 0) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+    stream.response_trailers.clear();
+  }
+
   static ssize_t read_body(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
                            uint32_t* flags, nghttp2_data_source*, void* user_data) {
     auto& c = self(user_data);
@@ -217,7 +280,7 @@ struct ServerConnection::Callbacks {
     size_t available = stream->buffered();
     if (available == 0) {
       if (stream->body_end) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        end_body(c, id, *stream, flags);
         return 0;
       }
       stream->deferred = true;
@@ -229,7 +292,7 @@ struct ServerConnection::Callbacks {
     if (stream->body_offset == stream->body.size()) {
       stream->body.clear();
       stream->body_offset = 0;
-      if (stream->body_end) *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (stream->body_end) end_body(c, id, *stream, flags);
     } else if (stream->body_offset >= kResponseBufferHigh) {
       stream->body.erase(0, stream->body_offset);  // keep the buffer from growing forever
       stream->body_offset = 0;
@@ -332,15 +395,23 @@ void ServerConnection::after_user_call() {
   if (depth_ == 0) flush();
 }
 
+bool ServerConnection::submit_interim(int32_t stream_id, const http::ResponseHead& head) {
+  Stream* stream = find(stream_id);
+  if (stream == nullptr || stream->response_submitted) return false;
+  if (head.status < 100 || head.status > 199 || head.status == 101) return false;
+  const std::string status = std::to_string(head.status);
+  std::vector<nghttp2_nv> nva = response_nva(status, head.headers);
+  int rv = nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream_id, nullptr, nva.data(),
+                                  nva.size(), nullptr);
+  after_user_call();
+  return rv == 0;
+}
+
 bool ServerConnection::submit_response(int32_t stream_id, const http::ResponseHead& head, bool end_stream) {
   Stream* stream = find(stream_id);
   if (stream == nullptr || stream->response_submitted) return false;
-  const std::string status_name = ":status";
   const std::string status = std::to_string(head.status);
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(head.headers.size() + 1);
-  nva.push_back(make_nv(status_name, status));
-  for (const auto& header : head.headers) nva.push_back(make_nv(header.name, header.value));
+  std::vector<nghttp2_nv> nva = response_nva(status, head.headers);
   nghttp2_data_provider provider{};
   provider.read_callback = &Callbacks::read_body;
   stream->response_submitted = true;
@@ -360,6 +431,19 @@ bool ServerConnection::submit_data(int32_t stream_id, const uint8_t* data, size_
   stream->body.append(reinterpret_cast<const char*>(data), length);
   if (end_stream) stream->body_end = true;
   if (stream->deferred && (length > 0 || end_stream)) {
+    stream->deferred = false;
+    nghttp2_session_resume_data(session_.get(), stream_id);
+  }
+  after_user_call();
+  return true;
+}
+
+bool ServerConnection::submit_trailers(int32_t stream_id, std::vector<http::Header> trailers) {
+  Stream* stream = find(stream_id);
+  if (stream == nullptr || !stream->response_submitted || stream->body_end) return false;
+  stream->response_trailers = std::move(trailers);
+  stream->body_end = true;
+  if (stream->deferred) {
     stream->deferred = false;
     nghttp2_session_resume_data(session_.get(), stream_id);
   }

@@ -1,13 +1,17 @@
 // The server side of one HTTP/2 connection over nghttp2's session API, without I/O: client
 // bytes go in through feed(), frames for the client come out through Handler::write_output().
 // Requests come out as version-neutral heads (engine/http/request.h), per-stream events go to
-// the Handler, responses go in through submit_*(). Enforces config::Http2Limits: SETTINGS
+// the Handler, responses go in through submit_*(): interim (1xx) heads, the final head, body,
+// trailers. Enforces config::Http2Limits: SETTINGS
 // (concurrent streams, header list, HPACK table, initial window), rapid-reset and control-frame
 // floods (GOAWAY ENHANCE_YOUR_CALM), the header-block timeout; drain() sends a graceful GOAWAY.
 //
 // Request bodies are flow controlled by the caller: the stream window reopens only as the
 // caller calls consume(), so a slow member slows the client instead of filling memory. The
 // connection window is reopened on receipt: stream windows already bound what is buffered.
+// A request's trailer section is bounded by max_header_list_bytes like its header block. A
+// response that ends before its request did (the member did not wait for the body) is followed
+// by RST_STREAM NO_ERROR, so the client stops sending the rest (RFC 9113 8.1).
 //
 // Re-entrancy: Handler methods run inside feed(), flush() or submit_*(); they may call any
 // method of this object except destroying it.
@@ -65,6 +69,13 @@ class ServerConnection {
     // Request body bytes. The stream window reopens only by consume(stream_id, length).
     virtual void on_request_data(int32_t stream_id, const uint8_t* data, size_t length) = 0;
     virtual void on_request_end(int32_t stream_id) = 0;
+    // The request's trailer section (a HEADERS block after the body, with END_STREAM), just
+    // before on_request_end(). Names are lower case; nghttp2 has refused pseudo-headers.
+    virtual void on_request_trailers(int32_t stream_id, std::vector<http::Header> trailers) = 0;
+    // An announced request cannot be completed (its trailer section went over
+    // max_header_list_bytes): the handler answers `status` or resets the stream;
+    // on_request_end() does not follow.
+    virtual void on_request_error(int32_t stream_id, uint16_t status, const char* why) = 0;
     // The stream is over: response sent in full (error_code 0), or reset by either side or
     // lost with the connection. Called once for every stream on_request() announced.
     virtual void on_stream_close(int32_t stream_id, uint32_t error_code) = 0;
@@ -89,10 +100,18 @@ class ServerConnection {
   // Serializes pending frames into write_output() until nothing is left or output_blocked().
   void flush();
 
+  // An interim response (1xx other than 101) before the final head: a HEADERS frame without
+  // END_STREAM. May be called several times. False when the stream is gone, the final head was
+  // already submitted, or the status is not interim.
+  bool submit_interim(int32_t stream_id, const http::ResponseHead& head);
   // Response head; end_stream for a response without body. False when the stream is gone.
   bool submit_response(int32_t stream_id, const http::ResponseHead& head, bool end_stream);
   // Appends response body bytes; end_stream ends the body once they are sent.
   bool submit_data(int32_t stream_id, const uint8_t* data, size_t length, bool end_stream);
+  // Ends the response body with a trailer section (HEADERS with END_STREAM) once the bytes
+  // submitted before are sent; empty `trailers` end it like submit_data(..., true). Needs a
+  // head submitted with end_stream false.
+  bool submit_trailers(int32_t stream_id, std::vector<http::Header> trailers);
   // A whole local response (status, text/plain body) in one call.
   bool submit_local_response(int32_t stream_id, uint16_t status, const std::string& body);
   void reset_stream(int32_t stream_id, ErrorCode error);

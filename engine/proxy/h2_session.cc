@@ -24,6 +24,9 @@ namespace {
 // Member input buffered per stream before reading pauses. Smaller than HttpSession's watermark:
 // one client connection may hold max_concurrent_streams of these.
 constexpr size_t kMemberReadHigh = 64 * 1024;
+// Interim responses relayed per stream; a member sending more has the rest dropped, so it
+// cannot queue frames for a client that is not reading.
+constexpr int kMaxInterimResponses = 8;
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -33,12 +36,14 @@ std::string lower(std::string_view text) {
 
 
 // The payload of a chunked body that http1::BodyDecoder has already validated: chunk data only,
-// sizes, extensions and trailers dropped (h2 frames the body itself).
+// sizes and extensions dropped (h2 frames the body itself); the trailer section is kept whole
+// (bounded by the decoder's max_trailer_bytes) for trailers().
 class ChunkPayload {
  public:
   void reset() {
     state_ = State::kSize;
     remaining_ = 0;
+    trailer_section_.clear();
   }
   void extract(const char* data, size_t length, std::string* out) {
     size_t i = 0;
@@ -69,9 +74,32 @@ class ChunkPayload {
           if (data[i++] == '\n') state_ = State::kSize;
           break;
         case State::kTrailers:
+          trailer_section_.append(data + i, length - i);
           return;
       }
     }
+  }
+
+  // The trailer fields once the body is done: names lower-cased, values as validated, those a
+  // trailer must not carry dropped. False when there are more than max_fields.
+  bool trailers(uint32_t max_fields, std::vector<http::Header>* out) const {
+    std::string_view rest(trailer_section_);
+    uint32_t fields = 0;
+    while (!rest.empty()) {
+      size_t end = rest.find("\r\n");
+      if (end == 0 || end == std::string_view::npos) break;  // the empty line ends the section
+      std::string_view line = rest.substr(0, end);
+      rest.remove_prefix(end + 2);
+      if (++fields > max_fields) return false;
+      size_t colon = line.find(':');
+      std::string_view name = line.substr(0, colon);
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      if (forbidden_in_trailers(name)) continue;
+      out->push_back(http::Header{lower(name), std::string(value)});
+    }
+    return true;
   }
 
  private:
@@ -85,6 +113,7 @@ class ChunkPayload {
   State after_size() { return remaining_ == 0 ? State::kTrailers : State::kData; }
   State state_ = State::kSize;
   uint64_t remaining_ = 0;
+  std::string trailer_section_;
 };
 
 }  // namespace
@@ -109,6 +138,8 @@ class H2Session::Stream final : private UpstreamConnector::Observer {
   void begin();
   void on_request_data(const uint8_t* data, size_t length);
   void on_request_end();
+  void on_request_trailers(std::vector<http::Header> trailers);
+  void on_request_error(uint16_t status);
   void on_response_writable();
   // The codec closed the stream (or the connection is going): emit the record, drop the member.
   void end(uint32_t error_code);
@@ -121,6 +152,7 @@ class H2Session::Stream final : private UpstreamConnector::Observer {
   void write_to_member(const char* data, size_t length);
   void credit();
   void read_response();
+  void relay_interim_response();
   bool send_response_head();
   void forward_response_body();
   void response_complete();
@@ -153,6 +185,7 @@ class H2Session::Stream final : private UpstreamConnector::Observer {
   bool request_end_;
   bool request_has_body_;
   bool request_sent_ = false;  // the member has the whole request
+  std::string request_trailers_;  // the client's trailer section, framed for a chunked body
   size_t uncredited_ = 0;      // request body bytes received but not yet passed on
   bool is_head_ = false;
 
@@ -161,6 +194,7 @@ class H2Session::Stream final : private UpstreamConnector::Observer {
   ChunkPayload chunk_payload_;
   std::string scratch_;
   bool response_started_ = false;  // a head (member's or local) went to the codec
+  int interim_responses_ = 0;      // 1xx heads received from the member
   bool response_done_ = false;
   bool member_keep_alive_ = false;
   bool member_paused_ = false;
@@ -223,6 +257,15 @@ void H2Session::Stream::build_member_request() {
     append_header(&out, header.name, header.value);
   }
   if (!cookie.empty()) append_header(&out, "cookie", cookie);
+  for (const auto& header : head_.headers) {
+    // The only TE an h2 client may send (RFC 9113 8.2.2); it tells the member that trailers
+    // reach the client, which they now do. TE is hop-by-hop: Connection names it.
+    if (header.name == "te" && lower(header.value) == "trailers") {
+      append_header(&out, "TE", "trailers");
+      append_header(&out, "Connection", "TE");
+      break;
+    }
+  }
   if (head_.content_length >= 0) {
     append_header(&out, "Content-Length", std::to_string(head_.content_length));
   } else if (request_has_body_) {
@@ -304,12 +347,32 @@ void H2Session::Stream::on_request_data(const uint8_t* data, size_t length) {
 void H2Session::Stream::on_request_end() {
   if (request_end_) return;
   request_end_ = true;
-  if (chunked_request_ && !response_done_) write_to_member("0\r\n\r\n", 5);
+  if (chunked_request_ && !response_done_) {
+    write_to_member("0\r\n", 3);
+    write_to_member(request_trailers_.data(), request_trailers_.size());
+    write_to_member("\r\n", 2);
+  }
   if (member_) {
     request_sent_ = true;
     request_sent_us_ = worker_.now_us();
     if (response_done_) release_member(member_keep_alive_);
   }
+}
+
+// The client's trailer section, kept for the last chunk. Without chunked framing (the client gave
+// a content-length) HTTP/1.1 cannot carry it: dropped.
+void H2Session::Stream::on_request_trailers(std::vector<http::Header> trailers) {
+  for (const auto& header : trailers) {
+    record_.bytes_in += header.name.size() + header.value.size();
+    if (!chunked_request_ || forbidden_in_trailers(header.name)) continue;
+    append_header(&request_trailers_, header.name, header.value);
+  }
+}
+
+// The request cannot be completed as sent (its trailers were too large): answer it here, or
+// reset the stream when the member's response has started.
+void H2Session::Stream::on_request_error(uint16_t status) {
+  respond_local(status, records::Termination::kBadRequest);
 }
 
 // Reopens the client's stream window for the bytes the member side has taken, unless the
@@ -340,12 +403,32 @@ void H2Session::Stream::read_response() {
       return;
     }
     if (response_.status < 200) {
-      evbuffer_drain(input, response_.head_bytes);  // interim responses are not relayed over h2
+      relay_interim_response();
       continue;
     }
     if (!send_response_head()) return;
   }
   forward_response_body();
+}
+
+// A 1xx goes to the client as a non-final HEADERS frame. It is not the response: the member's
+// response class counters and the record's status and timings are the final response's.
+void H2Session::Stream::relay_interim_response() {
+  if (++interim_responses_ <= kMaxInterimResponses) {
+    http::ResponseHead head;
+    head.status = response_.status;
+    size_t head_bytes = 0;
+    for (const auto& header : response_.headers) {
+      if (is_connection_specific(header.name) || named_by_connection(response_, header.name)) continue;
+      if (iequals(header.name, "content-length")) continue;
+      head.headers.push_back(http::Header{lower(header.name), std::string(header.value)});
+      head_bytes += header.name.size() + header.value.size();
+    }
+    if (session_.codec_->submit_interim(id_, head)) record_.bytes_out += head_bytes;
+  }
+  member().stats->slot(worker_.index()).traffic.bytes_out.add(response_.head_bytes);
+  evbuffer_drain(bufferevent_get_input(member_.get()), response_.head_bytes);
+  first_response_byte_us_ = 0;  // the final response's first byte times the record
 }
 
 bool H2Session::Stream::send_response_head() {
@@ -434,8 +517,16 @@ void H2Session::Stream::forward_response_body() {
     // The last piece: release the member (to the pool) before the codec may end the stream.
     if (payload != scratch_.data()) scratch_.assign(payload, payload_length);
     evbuffer_drain(input, step.consumed);
+    std::vector<http::Header> trailers;
+    if (chunked && !chunk_payload_.trailers(parser_limits().max_headers, &trailers)) {
+      abort(records::Termination::kBadResponse);
+      return;
+    }
+    for (const auto& header : trailers) record_.bytes_out += header.name.size() + header.value.size();
     response_complete();
-    session_.codec_->submit_data(id_, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(), true);
+    auto* codec = session_.codec_.get();
+    codec->submit_data(id_, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(), trailers.empty());
+    if (!trailers.empty()) codec->submit_trailers(id_, std::move(trailers));
     return;
   }
 }
@@ -554,8 +645,8 @@ void H2Session::Stream::on_member_event(bufferevent*, short events, void* arg) {
         self->abort(records::Termination::kMemberReset);
       }
     }
-  } else if (self->first_response_byte_us_ == 0 && self->member_reused_ && !self->retried_stale_ &&
-             !self->request_has_body_) {
+  } else if (self->first_response_byte_us_ == 0 && self->interim_responses_ == 0 && self->member_reused_ &&
+             !self->retried_stale_ && !self->request_has_body_) {
     // A pooled connection the member had already closed: retry once on a fresh connection.
     self->retried_stale_ = true;
     self->release_member(false);
@@ -763,6 +854,14 @@ void H2Session::on_request_data(int32_t stream_id, const uint8_t* data, size_t l
 
 void H2Session::on_request_end(int32_t stream_id) {
   if (Stream* stream = find(stream_id)) stream->on_request_end();
+}
+
+void H2Session::on_request_trailers(int32_t stream_id, std::vector<http::Header> trailers) {
+  if (Stream* stream = find(stream_id)) stream->on_request_trailers(std::move(trailers));
+}
+
+void H2Session::on_request_error(int32_t stream_id, uint16_t status, const char*) {
+  if (Stream* stream = find(stream_id)) stream->on_request_error(status);
 }
 
 void H2Session::on_stream_close(int32_t stream_id, uint32_t error_code) {

@@ -4,6 +4,17 @@
 // from the worker's UpstreamPool (one request in flight per member connection, many member
 // connections per client connection), streamed both ways with backpressure (h2 flow control
 // towards the client, read watermarks towards members), one transaction record per stream.
+//
+// Interim responses and trailers cross the h1/h2 boundary (RFC 9113 8.1, RFC 9110 15.2, 6.5):
+// - A member's 1xx (100 Continue, 103 Early Hints; 101 is refused with a 502) goes to the client
+//   as a non-final HEADERS frame. "Expect: 100-continue" is forwarded, not answered here (as
+//   HAProxy does; Envoy answers itself by default): the member keeps its chance to refuse a
+//   body before the client sends it, and HttpSession behaves the same way.
+// - A client's trailer section goes to the member as the trailer section of a chunked body.
+//   The body is chunked when the client announced no content-length; with one, it is sent as
+//   given and the trailers are dropped (HTTP/1.1 has no trailers without chunked).
+// - A chunked member response's trailer section goes to the client as a trailing HEADERS frame.
+// Fields a trailer must not carry (forbidden_in_trailers) are dropped both ways.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +56,8 @@ class H2Session final : public Session, private http2::ServerConnection::Handler
   void on_request_rejected(int32_t stream_id, uint16_t status, const char* why) override;
   void on_request_data(int32_t stream_id, const uint8_t* data, size_t length) override;
   void on_request_end(int32_t stream_id) override;
+  void on_request_trailers(int32_t stream_id, std::vector<http::Header> trailers) override;
+  void on_request_error(int32_t stream_id, uint16_t status, const char* why) override;
   void on_stream_close(int32_t stream_id, uint32_t error_code) override;
   void on_response_writable(int32_t stream_id) override;
   void write_output(const uint8_t* data, size_t length) override;

@@ -11,6 +11,21 @@ bool is_connection_specific(std::string_view name) {
   return is_hop_by_hop(name) || iequals(name, "transfer-encoding") || iequals(name, "http2-settings");
 }
 
+bool forbidden_in_trailers(std::string_view name) {
+  static constexpr std::string_view kForbidden[] = {
+      "content-length", "content-encoding", "content-type", "content-range", "trailer",
+      "host", "authorization", "proxy-authorization", "proxy-authenticate", "www-authenticate",
+      "cookie", "set-cookie", "cache-control", "expect", "max-forwards", "pragma", "range",
+      "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
+      "age", "expires", "date", "location", "retry-after", "vary", "warning",
+  };
+  if (name.empty() || name.front() == ':' || is_connection_specific(name)) return true;
+  for (std::string_view forbidden : kForbidden) {
+    if (iequals(name, forbidden)) return true;
+  }
+  return false;
+}
+
 // Whether the comma-separated token list of a Connection field contains `name`.
 bool connection_list_names(std::string_view list, std::string_view name) {
   while (!list.empty()) {

@@ -23,6 +23,11 @@ bool is_hop_by_hop(std::string_view name);
 // Hop-by-hop fields plus those HTTP/2 forbids (RFC 9113 8.2.2): never forwarded between h2 and h1.
 bool is_connection_specific(std::string_view name);
 
+// Fields a trailer section must not carry, because they have to be known before the content
+// (RFC 9110 6.5.1): framing, routing, request modifiers, authentication, response control,
+// content format, and the connection-specific fields. Dropped where trailers cross h1 and h2.
+bool forbidden_in_trailers(std::string_view name);
+
 // True when a Connection field of `head` lists `name` (which is then hop-by-hop too).
 template <typename Head>
 bool named_by_connection(const Head& head, std::string_view name);

@@ -193,6 +193,7 @@ void HttpSession::begin_transaction() {
     return;
   }
   response_head_done_ = response_done_ = false;
+  interim_seen_ = false;
   retried_stale_ = false;
   request_sent_us_ = first_response_byte_us_ = 0;
 
@@ -337,10 +338,21 @@ void HttpSession::read_response() {
       return;
     }
     if (response_.status < 200) {
-      // Interim response (100 Continue, 103): pass it on and wait for the final one.
+      // Interim response (100 Continue, 103): pass it on and wait for the final one, except to
+      // an HTTP/1.0 client, which cannot tell it from the response (RFC 9110 15.2). It is not
+      // the response: the record's status and timings are the final one's.
       size_t head = response_.head_bytes;
-      evbuffer_remove_buffer(input, bufferevent_get_output(client_.get()), head);
-      record_.bytes_out += head;
+      const auto& member = snapshot_->shared->pools[pool_index_].members[member_index_];
+      member.stats->slot(worker_.index()).traffic.bytes_out.add(head);
+      if (request_.version_minor == 0) {
+        evbuffer_drain(input, head);
+      } else {
+        evbuffer_remove_buffer(input, bufferevent_get_output(client_.get()), head);
+        record_.bytes_out += head;
+        listener_->stats->slot(worker_.index()).bytes_out.add(head);
+      }
+      interim_seen_ = true;
+      first_response_byte_us_ = 0;
       continue;
     }
     if (!send_response_head()) return;
@@ -619,7 +631,7 @@ void HttpSession::on_member_event(bufferevent*, short events, void* arg) {
     }
     return;
   }
-  bool nothing_received = self->first_response_byte_us_ == 0;
+  bool nothing_received = self->first_response_byte_us_ == 0 && !self->interim_seen_;
   if (nothing_received && self->member_reused_ && !self->retried_stale_ &&
       self->request_.framing == http1::BodyFraming::kNone) {
     // A pooled connection the member had already closed: retry once on a fresh connection.

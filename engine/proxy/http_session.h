@@ -99,6 +99,7 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   bool client_keep_alive_ = false;
   bool member_keep_alive_ = false;
   bool retried_stale_ = false;
+  bool interim_seen_ = false;  // a 1xx came before the final response
   uint64_t transaction_seq_ = 0;  // tells a callback whether its transaction is still current
   bool client_reading_paused_ = false;
   bool member_reading_paused_ = false;

@@ -23,12 +23,16 @@ struct ServerEvents : ServerConnection::Handler {
   std::map<int32_t, http::RequestHead> requests;
   std::map<int32_t, std::string> bodies;
   std::map<int32_t, bool> ended;
+  std::map<int32_t, std::vector<http::Header>> trailers;
+  std::map<int32_t, bool> trailers_before_end;
+  std::map<int32_t, uint16_t> errors;
   std::map<int32_t, uint32_t> closed;
   std::vector<uint16_t> rejected;
   bool consume_immediately = true;
   std::function<void(int32_t)> on_request_hook;
   std::function<void(int32_t)> on_end_hook;
   std::function<void(int32_t)> on_writable_hook;
+  std::function<void(int32_t, uint16_t)> on_error_hook;
 
   void on_request(int32_t id, http::RequestHead head, bool end_stream) override {
     requests[id] = std::move(head);
@@ -40,6 +44,14 @@ struct ServerEvents : ServerConnection::Handler {
   void on_request_data(int32_t id, const uint8_t* data, size_t length) override {
     bodies[id].append(reinterpret_cast<const char*>(data), length);
     if (consume_immediately) codec->consume(id, length);
+  }
+  void on_request_trailers(int32_t id, std::vector<http::Header> fields) override {
+    trailers[id] = std::move(fields);
+    trailers_before_end[id] = !ended[id];
+  }
+  void on_request_error(int32_t id, uint16_t status, const char*) override {
+    errors[id] = status;
+    if (on_error_hook) on_error_hook(id, status);
   }
   void on_request_end(int32_t id) override {
     ended[id] = true;
@@ -59,6 +71,9 @@ struct ServerEvents : ServerConnection::Handler {
 
 struct ClientStream {
   std::map<std::string, std::string> headers;
+  std::vector<std::string> statuses;           // :status of every response HEADERS, 1xx included
+  std::map<std::string, std::string> trailers;  // fields of a HEADERS block after the final one
+  bool block_has_status = false;
   std::string body;
   bool closed = false;
   uint32_t error_code = 0;
@@ -73,6 +88,7 @@ struct Client {
   int32_t goaway_last_stream = -1;
   std::map<int32_t, std::string> uploads;  // request bodies by stream
   std::map<int32_t, size_t> upload_offsets;
+  std::map<int32_t, std::vector<std::pair<std::string, std::string>>> upload_trailers;
 
   Client() {
     nghttp2_session_callbacks* cb;
@@ -81,8 +97,22 @@ struct Client {
         cb, [](nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
                const uint8_t* value, size_t valuelen, uint8_t, void* user) {
           auto* self = static_cast<Client*>(user);
-          self->streams[frame->hd.stream_id].headers[std::string(reinterpret_cast<const char*>(name), namelen)] =
-              std::string(reinterpret_cast<const char*>(value), valuelen);
+          auto& s = self->streams[frame->hd.stream_id];
+          std::string n(reinterpret_cast<const char*>(name), namelen);
+          std::string v(reinterpret_cast<const char*>(value), valuelen);
+          if (n == ":status") {
+            s.statuses.push_back(v);
+            s.block_has_status = true;
+          } else if (!s.block_has_status && !s.statuses.empty() && s.statuses.back()[0] != '1') {
+            s.trailers[n] = v;
+            return 0;
+          }
+          s.headers[n] = v;
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_begin_headers_callback(
+        cb, [](nghttp2_session*, const nghttp2_frame* frame, void* user) {
+          static_cast<Client*>(user)->streams[frame->hd.stream_id].block_has_status = false;
           return 0;
         });
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
@@ -135,11 +165,32 @@ struct Client {
       size_t n = std::min(length, data.size() - offset);
       std::memcpy(buf, data.data() + offset, n);
       offset += n;
-      if (offset == data.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (offset == data.size()) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        auto it = self->upload_trailers.find(id);
+        if (it != self->upload_trailers.end()) {
+          // The body ends with a trailer section instead of END_STREAM on the last DATA.
+          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+          std::vector<nghttp2_nv> tnva;
+          for (auto& [tn, tv] : it->second) {
+            tnva.push_back({reinterpret_cast<uint8_t*>(tn.data()), reinterpret_cast<uint8_t*>(tv.data()),
+                            tn.size(), tv.size(), NGHTTP2_NV_FLAG_NONE});
+          }
+          nghttp2_submit_trailer(self->session, id, tnva.data(), tnva.size());
+        }
+      }
       return static_cast<ssize_t>(n);
     };
     int32_t id = nghttp2_submit_request(session, nullptr, nva.data(), nva.size(), body ? &provider : nullptr, nullptr);
     if (body) uploads[id] = *body;
+    return id;
+  }
+
+  // A request whose body ends with a trailer section.
+  int32_t request_with_trailers(const std::string& path, const std::string& body,
+                                std::vector<std::pair<std::string, std::string>> trailers) {
+    int32_t id = request("POST", path, {}, &body);
+    upload_trailers[id] = std::move(trailers);
     return id;
   }
 };
@@ -475,6 +526,135 @@ TEST_F(Http2CodecTest, ServerResetClosesTheStream) {
   EXPECT_TRUE(client_.streams[id].closed);
   EXPECT_EQ(client_.streams[id].error_code, uint32_t(NGHTTP2_INTERNAL_ERROR));
   EXPECT_EQ(events_.closed[id], uint32_t(NGHTTP2_INTERNAL_ERROR));
+}
+
+TEST_F(Http2CodecTest, InterimResponsesThenFinalResponseWithTrailers) {
+  make_server();
+  int32_t id = 0;
+  events_.on_end_hook = [&](int32_t sid) {
+    id = sid;
+    http::ResponseHead early;
+    early.status = 103;
+    early.headers.push_back({"link", "</style.css>; rel=preload"});
+    EXPECT_TRUE(server_->submit_interim(sid, early));
+    http::ResponseHead proceed;
+    proceed.status = 100;
+    EXPECT_TRUE(server_->submit_interim(sid, proceed));
+    http::ResponseHead not_interim;
+    not_interim.status = 101;  // a protocol switch has no h2 form
+    EXPECT_FALSE(server_->submit_interim(sid, not_interim));
+    not_interim.status = 200;
+    EXPECT_FALSE(server_->submit_interim(sid, not_interim));
+    http::ResponseHead head;
+    head.status = 200;
+    EXPECT_TRUE(server_->submit_response(sid, head, false));
+    EXPECT_FALSE(server_->submit_interim(sid, early));  // too late: the final head is out
+    server_->submit_data(sid, reinterpret_cast<const uint8_t*>("body"), 4, false);
+    EXPECT_TRUE(server_->submit_trailers(sid, {{"grpc-status", "0"}, {"x-checksum", "abc"}}));
+    EXPECT_FALSE(server_->submit_data(sid, reinterpret_cast<const uint8_t*>("x"), 1, true));
+  };
+  client_.request("GET", "/");
+  pump();
+  auto& s = client_.streams[id];
+  EXPECT_EQ(s.statuses, (std::vector<std::string>{"103", "100", "200"}));
+  EXPECT_EQ(s.headers["link"], "</style.css>; rel=preload");
+  EXPECT_EQ(s.body, "body");
+  EXPECT_EQ(s.trailers["grpc-status"], "0");
+  EXPECT_EQ(s.trailers["x-checksum"], "abc");
+  EXPECT_TRUE(s.closed);
+  EXPECT_EQ(s.error_code, 0u);
+  EXPECT_FALSE(s.reset_by_server);
+  EXPECT_EQ(events_.closed[id], 0u);
+}
+
+TEST_F(Http2CodecTest, TrailersEndABodyThatIsWaitingForMore) {
+  make_server();
+  int32_t id = client_.request("GET", "/");
+  pump();
+  http::ResponseHead head;
+  head.status = 200;
+  server_->submit_response(id, head, false);
+  server_->submit_data(id, reinterpret_cast<const uint8_t*>("part"), 4, false);
+  pump();  // the data provider has run dry and deferred
+  EXPECT_FALSE(client_.streams[id].closed);
+  server_->submit_trailers(id, {{"x-done", "yes"}});
+  pump();
+  auto& s = client_.streams[id];
+  EXPECT_EQ(s.body, "part");
+  EXPECT_EQ(s.trailers["x-done"], "yes");
+  EXPECT_TRUE(s.closed);
+  EXPECT_EQ(s.error_code, 0u);
+}
+
+TEST_F(Http2CodecTest, EmptyTrailersJustEndTheBody) {
+  make_server();
+  events_.on_end_hook = [&](int32_t sid) {
+    http::ResponseHead head;
+    head.status = 200;
+    server_->submit_response(sid, head, false);
+    server_->submit_data(sid, reinterpret_cast<const uint8_t*>("all"), 3, false);
+    server_->submit_trailers(sid, {});
+  };
+  int32_t id = client_.request("GET", "/");
+  pump();
+  EXPECT_EQ(client_.streams[id].body, "all");
+  EXPECT_TRUE(client_.streams[id].trailers.empty());
+  EXPECT_TRUE(client_.streams[id].closed);
+}
+
+TEST_F(Http2CodecTest, RequestTrailersComeBeforeTheEnd) {
+  make_server();
+  events_.on_end_hook = [&](int32_t sid) { respond(sid, 200, "ok"); };
+  int32_t id = client_.request_with_trailers("/upload", std::string(100000, 'b'),
+                                             {{"x-checksum", "1234"}, {"grpc-timeout", "1S"}});
+  pump();
+  EXPECT_EQ(events_.bodies[id].size(), 100000u);
+  ASSERT_EQ(events_.trailers[id].size(), 2u);
+  EXPECT_EQ(events_.trailers[id][0].name, "x-checksum");
+  EXPECT_EQ(events_.trailers[id][0].value, "1234");
+  EXPECT_EQ(events_.trailers[id][1].name, "grpc-timeout");
+  EXPECT_TRUE(events_.trailers_before_end[id]);
+  EXPECT_TRUE(events_.ended[id]);
+  EXPECT_EQ(client_.streams[id].body, "ok");
+  EXPECT_EQ(client_.streams[id].error_code, 0u);
+}
+
+TEST_F(Http2CodecTest, TrailersOverTheHeaderListLimitAreAnError) {
+  config::Http2Limits limits;
+  limits.max_header_list_bytes = 1024;
+  make_server(limits);
+  events_.on_error_hook = [&](int32_t sid, uint16_t status) {
+    server_->submit_local_response(sid, status, "too large\n");
+  };
+  int32_t id = client_.request_with_trailers("/upload", "body", {{"x-big", std::string(2000, 't')}});
+  pump();
+  EXPECT_EQ(events_.errors[id], 431);
+  EXPECT_FALSE(events_.ended[id]);
+  EXPECT_TRUE(events_.trailers[id].empty());
+  EXPECT_EQ(client_.streams[id].statuses, (std::vector<std::string>{"431"}));
+  // The connection (and its HPACK state) is fine afterwards.
+  events_.on_end_hook = [&](int32_t sid) { respond(sid, 200, "fine"); };
+  int32_t next = client_.request("GET", "/next");
+  pump();
+  EXPECT_EQ(client_.streams[next].body, "fine");
+}
+
+TEST_F(Http2CodecTest, ResponseBeforeTheWholeRequestIsFollowedByResetNoError) {
+  make_server();
+  events_.consume_immediately = false;  // the client is held at its first window
+  events_.on_request_hook = [&](int32_t sid) { respond(sid, 413, "no\n"); };
+  const std::string upload(300000, 'u');
+  int32_t id = client_.request("POST", "/upload", {{"content-length", std::to_string(upload.size())}}, &upload);
+  pump();
+  auto& s = client_.streams[id];
+  EXPECT_EQ(s.statuses, (std::vector<std::string>{"413"}));
+  EXPECT_EQ(s.body, "no\n");
+  EXPECT_TRUE(s.closed);
+  EXPECT_TRUE(s.reset_by_server);
+  EXPECT_EQ(s.error_code, uint32_t(NGHTTP2_NO_ERROR));
+  EXPECT_EQ(events_.closed[id], uint32_t(NGHTTP2_NO_ERROR));
+  EXPECT_LT(events_.bodies[id].size(), upload.size());
+  EXPECT_EQ(server_->error(), ConnectionError::kNone);
 }
 
 TEST(TokenBucketTest, BurstOfTenSecondsThenTheRate) {

@@ -1,0 +1,416 @@
+// Interim (1xx) responses and trailers across the engine's h2 <-> HTTP/1.1 boundary, end to end:
+// real nghttp and curl clients, the real engine, and a scripted HTTP/1.1 member on raw sockets
+// that sends what the demo backend cannot (103 Early Hints, 100 Continue on demand, chunked
+// trailers) and keeps every request exactly as it arrived.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/engine/integration/harness.h"
+
+namespace pharos::itest {
+namespace {
+
+// ---- the scripted member ----
+
+// Where the chunked body starting at `at` ends (past its trailer section), or npos while it is
+// incomplete. *payload: the chunk data bytes.
+size_t chunked_end(const std::string& in, size_t at, size_t* payload) {
+  *payload = 0;
+  for (;;) {
+    size_t eol = in.find("\r\n", at);
+    if (eol == std::string::npos) return std::string::npos;
+    size_t size = std::strtoul(in.substr(at, eol - at).c_str(), nullptr, 16);
+    at = eol + 2;
+    if (size == 0) {
+      for (;;) {
+        size_t end = in.find("\r\n", at);
+        if (end == std::string::npos) return std::string::npos;
+        if (end == at) return at + 2;
+        at = end + 2;
+      }
+    }
+    if (in.size() < at + size + 2) return std::string::npos;
+    *payload += size;
+    at += size + 2;
+  }
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// An HTTP/1.1 member with fixed answers by path:
+//   /early-hints   103 (Link, and a Connection field that must not cross), then 200 "hello\n"
+//   /trailers      a chunked 200 "hello\n" whose trailer section mixes allowed and forbidden fields
+//   /big-trailers  a chunked 200 whose trailer section is over the engine's trailer limit
+//   /upload        100 Continue when asked, then 200 "body-bytes: N\n" once the body is in
+//   /refuse        413 at once, without reading the body, then close
+//   anything else  200 "ok\n"
+class ScriptedMember {
+ public:
+  ScriptedMember() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(listen_fd_, 128);
+    socklen_t length = sizeof(addr);
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length);
+    port_ = ntohs(addr.sin_port);
+    if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) stop_pipe_[0] = stop_pipe_[1] = -1;
+    thread_ = std::thread([this] { run(); });
+  }
+  ~ScriptedMember() {
+    if (::write(stop_pipe_[1], "x", 1) < 0) {}
+    thread_.join();
+    for (int fd : {listen_fd_, stop_pipe_[0], stop_pipe_[1]}) ::close(fd);
+  }
+  uint16_t port() const { return port_; }
+  // Every request as it arrived (head and framed body), in order.
+  std::vector<std::string> requests() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  struct Connection {
+    std::string in;
+    size_t head_bytes = 0;  // nonzero once the head of the current request is parsed
+    std::string path;
+    size_t content_length = 0;
+    bool chunked = false;
+    bool answered = false;  // answered from the head alone (/refuse)
+  };
+
+  void run() {
+    std::map<int, Connection> connections;
+    for (;;) {
+      std::vector<pollfd> fds{{stop_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+      for (const auto& [fd, c] : connections) fds.push_back({fd, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), -1) < 0) continue;
+      if (fds[0].revents) break;
+      if (fds[1].revents & POLLIN) {
+        int fd;
+        while ((fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) connections[fd];
+      }
+      for (size_t i = 2; i < fds.size(); ++i) {
+        if (!fds[i].revents) continue;
+        int fd = fds[i].fd;
+        char chunk[65536];
+        ssize_t n = ::recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+          ::close(fd);
+          connections.erase(fd);
+          continue;
+        }
+        if (n < 0) continue;
+        Connection& c = connections[fd];
+        c.in.append(chunk, static_cast<size_t>(n));
+        if (!serve(fd, c)) {
+          ::close(fd);
+          connections.erase(fd);
+        }
+      }
+    }
+    for (const auto& [fd, c] : connections) ::close(fd);
+  }
+
+  void send_all(int fd, const std::string& bytes) {
+    ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  }
+
+  // Handles whatever whole requests `c` holds; false to close the connection.
+  bool serve(int fd, Connection& c) {
+    for (;;) {
+      if (c.head_bytes == 0) {
+        size_t end = c.in.find("\r\n\r\n");
+        if (end == std::string::npos) return true;
+        c.head_bytes = end + 4;
+        std::string head = lower(c.in.substr(0, end));
+        size_t sp = head.find(' ');
+        c.path = c.in.substr(sp + 1, head.find(' ', sp + 1) - sp - 1);
+        size_t at = head.find("\r\ncontent-length:");
+        c.content_length = at == std::string::npos ? 0 : std::strtoull(head.c_str() + at + 17, nullptr, 10);
+        c.chunked = head.find("\r\ntransfer-encoding: chunked") != std::string::npos;
+        bool expect = head.find("\r\nexpect: 100-continue") != std::string::npos;
+        if (c.path == "/refuse") {
+          record(c.in.substr(0, c.head_bytes));
+          send_all(fd, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo big!\n");
+          return false;
+        }
+        if (expect) send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n");
+      }
+      size_t payload = c.content_length;
+      size_t end = c.head_bytes + c.content_length;
+      if (c.chunked) end = chunked_end(c.in, c.head_bytes, &payload);
+      if (end == std::string::npos || c.in.size() < end) return true;
+      record(c.in.substr(0, end));
+      c.in.erase(0, end);
+      c.head_bytes = 0;
+      send_all(fd, answer(c.path, payload));
+    }
+  }
+
+  static std::string answer(const std::string& path, size_t payload) {
+    if (path == "/early-hints") {
+      return "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\nConnection: keep-alive\r\n\r\n"
+             "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n";
+    }
+    if (path == "/trailers") {
+      return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum, Grpc-Status\r\n\r\n"
+             "6\r\nhello\n\r\n0\r\n"
+             "X-Checksum: abc123\r\nSet-Cookie: stolen=1\r\nContent-Length: 99\r\nGrpc-Status:  0 \r\n\r\n";
+    }
+    if (path == "/big-trailers") {
+      return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello\n\r\n0\r\n"
+             "X-Big: " + std::string(5000, 'b') + "\r\n\r\n";
+    }
+    std::string body = path == "/upload" ? "body-bytes: " + std::to_string(payload) + "\n" : "ok\n";
+    return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+
+  void record(std::string request) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    requests_.push_back(std::move(request));
+  }
+
+  int listen_fd_ = -1;
+  int stop_pipe_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  std::mutex mutex_;
+  std::vector<std::string> requests_;
+  std::thread thread_;
+};
+
+// ---- the setup ----
+
+class Http2InterimTest : public IntegrationTest {
+ protected:
+  // The engine on an h2c listener in front of the scripted member, records to a sink.
+  void start(const json& http2 = json::object()) {
+    records_ = std::make_unique<RecordSink>(dir_.file("records.sock"));
+    ASSERT_TRUE(records_->bound());
+    port_ = free_port();
+    json config = config_json(1, json::array({listener_json("listener", port_, "pool")}),
+                              json::array({pool_json("pool", "ROUND_ROBIN", json::array({member_json("m1", member_.port())}))}));
+    config["listeners"][0]["h2c"] = true;
+    if (!http2.empty()) config["http2"] = http2;
+    EngineOptions options;
+    options.records_socket = dir_.file("records.sock");
+    engine_ = start_engine(config, options);
+    ASSERT_NE(engine_, nullptr);
+  }
+
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+
+  RunResult nghttp(std::vector<std::string> args, const std::string& log) {
+    std::vector<std::string> argv{"/usr/bin/nghttp", "-v"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_to_completion(argv, dir_.file(log), 20000);
+  }
+
+  records::TransactionRecord one_record() {
+    std::string problem;
+    auto got = records_->read(1, 5000, &problem);
+    EXPECT_EQ(got.size(), 1u) << problem;
+    return got.empty() ? records::TransactionRecord{} : got[0];
+  }
+
+  uint64_t member_responses(const std::string& cls) {
+    return engine_->stats()["members"]["m1"]["responses"][cls].get<uint64_t>();
+  }
+
+  ScriptedMember member_;
+  std::unique_ptr<RecordSink> records_;
+  uint16_t port_ = 0;
+  EngineHandle* engine_ = nullptr;
+};
+
+size_t find_after(const std::string& text, const std::string& what, size_t from) {
+  return from == std::string::npos ? std::string::npos : text.find(what, from);
+}
+
+TEST_F(Http2InterimTest, EarlyHintsReachTheClientAsNonFinalHeaders) {
+  start();
+  RunResult r = nghttp({url("/early-hints")}, "nghttp.log");
+  ASSERT_EQ(r.status, 0) << r.output;
+  // nghttp -v: the 103 block, its HEADERS frame without END_STREAM, then the final 200.
+  size_t hints = r.output.find(":status: 103");
+  size_t link = find_after(r.output, "link: </style.css>; rel=preload", hints);
+  size_t frame = find_after(r.output, "recv HEADERS frame", link);
+  size_t flags = find_after(r.output, "flags=0x04", frame);  // END_HEADERS only
+  size_t final_status = find_after(r.output, ":status: 200", flags);
+  EXPECT_NE(final_status, std::string::npos) << r.output;
+  EXPECT_EQ(r.output.substr(hints, final_status - hints).find("connection"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hello\n"), std::string::npos) << r.output;
+
+  // The record and the response classes are the final response's.
+  records::TransactionRecord record = one_record();
+  EXPECT_EQ(record.status, 200);
+  EXPECT_EQ(record.termination, records::Termination::kNormal);
+  EXPECT_EQ(member_responses("1xx"), 0u);
+  EXPECT_EQ(member_responses("2xx"), 1u);
+  EXPECT_EQ(engine_->stats()["listeners"]["listener"]["request_errors"], 0);
+}
+
+TEST_F(Http2InterimTest, ResponseTrailersBecomeATrailingHeadersFrame) {
+  start();
+  RunResult r = nghttp({url("/trailers")}, "nghttp.log");
+  ASSERT_EQ(r.status, 0) << r.output;
+  size_t body = r.output.find("hello\n");
+  size_t checksum = find_after(r.output, "x-checksum: abc123", body);
+  size_t status = find_after(r.output, "grpc-status: 0\n", checksum);  // lower-cased and trimmed
+  size_t frame = find_after(r.output, "recv HEADERS frame", status);
+  size_t flags = find_after(r.output, "flags=0x05", frame);  // END_STREAM | END_HEADERS
+  EXPECT_NE(flags, std::string::npos) << r.output;
+  // Fields a trailer must not carry do not cross.
+  EXPECT_EQ(r.output.find("stolen"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("content-length: 99"), std::string::npos) << r.output;
+  EXPECT_EQ(one_record().status, 200);
+
+  // "te: trailers" (the only TE h2 allows) tells the member its trailers will be delivered.
+  r = nghttp({"-H", "te: trailers", url("/trailers")}, "nghttp-te.log");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto requests = member_.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_NE(requests[1].find("\r\nTE: trailers\r\nConnection: TE\r\n"), std::string::npos) << requests[1];
+
+  // curl sees the same trailers and a clean end.
+  RunResult c = run_to_completion({"/usr/bin/curl", "-sS", "-i", "--http2-prior-knowledge", url("/trailers")},
+                                  dir_.file("curl.log"), 20000);
+  ASSERT_EQ(c.status, 0) << c.output;
+  EXPECT_NE(c.output.find("x-checksum: abc123"), std::string::npos) << c.output;
+}
+
+TEST_F(Http2InterimTest, ResponseTrailersOverTheLimitResetTheStream) {
+  start();
+  RunResult r = nghttp({url("/big-trailers")}, "nghttp.log");
+  EXPECT_NE(r.output.find("RST_STREAM"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("INTERNAL_ERROR"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("x-big"), std::string::npos) << r.output;
+  records::TransactionRecord record = one_record();
+  EXPECT_EQ(record.termination, records::Termination::kBadResponse);
+}
+
+TEST_F(Http2InterimTest, RequestTrailersReachTheMemberInAChunkedBody) {
+  start();
+  std::string body_path = dir_.file("upload.bin");
+  write_file(body_path, std::string(100000, 'p'));
+  RunResult r = nghttp({"--no-content-length", "-d", body_path, "--trailer", "x-checksum: 42",
+                        "--trailer", "authorization: Basic c2VjcmV0", url("/upload")},
+                       "nghttp.log");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("body-bytes: 100000"), std::string::npos) << r.output;
+  auto requests = member_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const std::string& request = requests[0];
+  EXPECT_NE(request.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos) << request.substr(0, 400);
+  const std::string last_chunk = "\r\n0\r\nx-checksum: 42\r\n\r\n";
+  ASSERT_GT(request.size(), last_chunk.size());
+  EXPECT_EQ(request.substr(request.size() - last_chunk.size()), last_chunk);
+  EXPECT_EQ(request.find("c2VjcmV0"), std::string::npos) << "a forbidden trailer field crossed";
+  EXPECT_EQ(one_record().status, 200);
+
+  // With a content-length the body keeps it, and HTTP/1.1 cannot carry the trailers.
+  r = nghttp({"-d", body_path, "--trailer", "x-checksum: 42", url("/upload")}, "nghttp-cl.log");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("body-bytes: 100000"), std::string::npos) << r.output;
+  requests = member_.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_NE(requests[1].find("\r\nContent-Length: 100000\r\n"), std::string::npos) << requests[1].substr(0, 400);
+  EXPECT_EQ(requests[1].find("x-checksum: 42"), std::string::npos) << requests[1].substr(0, 400);
+}
+
+TEST_F(Http2InterimTest, RequestTrailersOverTheLimitGet431) {
+  start({{"max_header_list_bytes", 2048}});
+  std::string body_path = dir_.file("upload.bin");
+  write_file(body_path, std::string(1000, 'p'));
+  RunResult r = nghttp({"--no-content-length", "-d", body_path, "--trailer", "x-big: " + std::string(3000, 't'),
+                        url("/upload")},
+                       "nghttp.log");
+  EXPECT_NE(r.output.find(":status: 431"), std::string::npos) << r.output;
+  records::TransactionRecord record = one_record();
+  EXPECT_EQ(record.status, 431);
+  EXPECT_EQ(record.termination, records::Termination::kBadRequest);
+  // The member saw at most the head and part of the body, never a finished request.
+  for (const auto& request : member_.requests()) EXPECT_EQ(request.find("x-big"), std::string::npos);
+}
+
+TEST_F(Http2InterimTest, ExpectContinueIsForwardedAndTheMembers100Relayed) {
+  start();
+  std::string body_path = dir_.file("upload.bin");
+  write_file(body_path, std::string(200000, 'e'));
+  // nghttp holds the body back until it sees the 100: it can only come from the member.
+  RunResult r = nghttp({"--expect-continue", "-d", body_path, url("/upload")}, "nghttp.log");
+  ASSERT_EQ(r.status, 0) << r.output;
+  size_t proceed = r.output.find(":status: 100");
+  size_t data = find_after(r.output, "send DATA frame", proceed);
+  size_t final_status = find_after(r.output, ":status: 200", data);
+  EXPECT_NE(final_status, std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("body-bytes: 200000"), std::string::npos) << r.output;
+  auto requests = member_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_NE(requests[0].find("\r\nexpect: 100-continue\r\n"), std::string::npos) << requests[0].substr(0, 400);
+  records::TransactionRecord record = one_record();
+  EXPECT_EQ(record.status, 200);
+  EXPECT_EQ(member_responses("1xx"), 0u);
+  EXPECT_EQ(member_responses("2xx"), 1u);
+}
+
+TEST_F(Http2InterimTest, AMemberRefusingTheBodyStopsTheUpload) {
+  start();
+  std::string body_path = dir_.file("upload.bin");
+  write_file(body_path, std::string(200000, 'e'));
+  RunResult r = nghttp({"--expect-continue", "-d", body_path, url("/refuse")}, "nghttp.log");
+  EXPECT_NE(r.output.find(":status: 413"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("too big!"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("send DATA frame"), std::string::npos) << "the client sent the body anyway: " << r.output;
+  // The response is whole: the stream ends with RST_STREAM NO_ERROR so the client stops.
+  size_t reset = r.output.find("recv RST_STREAM");
+  EXPECT_NE(find_after(r.output, "error_code=NO_ERROR", reset), std::string::npos) << r.output;
+  records::TransactionRecord record = one_record();
+  EXPECT_EQ(record.status, 413);
+  EXPECT_EQ(record.termination, records::Termination::kNormal);
+  EXPECT_EQ(engine_->stats()["listeners"]["listener"]["request_errors"], 0);
+}
+
+TEST_F(Http2InterimTest, Http1ClientsGetInterimResponsesExceptOverHttp10) {
+  start();
+  HttpConnection c11(port_);
+  ASSERT_TRUE(c11.send("GET /early-hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  HttpResponse hints = c11.read_response();
+  ASSERT_TRUE(hints.ok) << hints.error;
+  EXPECT_EQ(hints.status, 103);
+  EXPECT_EQ(hints.header("link"), "</style.css>; rel=preload");
+  HttpResponse final_response = c11.read_response();
+  ASSERT_TRUE(final_response.ok) << final_response.error;
+  EXPECT_EQ(final_response.status, 200);
+  EXPECT_EQ(final_response.body, "hello\n");
+
+  HttpConnection c10(port_);
+  ASSERT_TRUE(c10.send("GET /early-hints HTTP/1.0\r\nHost: x\r\n\r\n"));
+  HttpResponse only = c10.read_response();
+  ASSERT_TRUE(only.ok) << only.error;
+  EXPECT_EQ(only.status, 200);  // RFC 9110 15.2: no 1xx to an HTTP/1.0 client
+  EXPECT_EQ(only.body, "hello\n");
+  std::string problem;
+  auto got = records_->read(2, 5000, &problem);
+  ASSERT_EQ(got.size(), 2u) << problem;
+  for (const auto& record : got) EXPECT_EQ(record.status, 200);
+}
+
+}  // namespace
+}  // namespace pharos::itest
