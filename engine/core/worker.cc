@@ -179,8 +179,11 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
     net::BufferEventPtr connection(bufferevent_socket_new(base_.get(), fd, BEV_OPT_CLOSE_ON_FREE));
     if (connection && listener.tls) {
       // The session sees plaintext; ALPN "h2" is read by the session after the handshake.
+      tls::TlsTransportOptions options;
+      options.encrypt_at_flush = true;  // write_coalescer_ flushes it at the end of each turn
       connection = tls::make_tls_bufferevent(base_.get(), std::move(connection),
-                                             listener.tls->new_connection(), tls::TlsRole::kServer);
+                                             listener.tls->new_connection(), tls::TlsRole::kServer,
+                                             std::move(options));
     }
     if (!connection) return;  // out of memory; the socket went with the failed bufferevent
     write_coalescer_->adopt(connection.get());

@@ -32,7 +32,12 @@ void WriteCoalescer::adopt(bufferevent* bev) {
   t_current = this;
   t_current_base = base_;
   bufferevent* socket = bufferevent_get_underlying(bev);
-  if (socket == nullptr) socket = bev;
+  if (socket == nullptr) {
+    socket = bev;
+  } else {
+    // A filter (the TLS transport): what its owner writes is pushed through it at turn end.
+    evbuffer_add_cb(bufferevent_get_output(bev), &WriteCoalescer::on_output_changed, bev);
+  }
   evbuffer_add_cb(bufferevent_get_output(socket), &WriteCoalescer::on_output_changed, socket);
   if (evbuffer_get_length(bufferevent_get_output(socket)) == 0) {
     bufferevent_disable(socket, EV_WRITE);
@@ -43,19 +48,23 @@ void WriteCoalescer::adopt(bufferevent* bev) {
 
 void WriteCoalescer::on_output_changed(evbuffer*, const evbuffer_cb_info* info, void* arg) {
   if (info->n_added == 0) return;
-  auto* socket = static_cast<bufferevent*>(arg);
-  if (t_current == nullptr || t_current_base != bufferevent_get_base(socket)) {
+  auto* bev = static_cast<bufferevent*>(arg);
+  if (t_current == nullptr || t_current_base != bufferevent_get_base(bev)) {
     // No coalescer for this base (it is being torn down): let libevent write.
-    bufferevent_enable(socket, EV_WRITE);
+    if (bufferevent_get_underlying(bev) != nullptr) {
+      bufferevent_flush(bev, EV_WRITE, BEV_FLUSH);
+    } else {
+      bufferevent_enable(bev, EV_WRITE);
+    }
     return;
   }
-  t_current->enqueue(socket);
+  t_current->enqueue(bev);
 }
 
-void WriteCoalescer::enqueue(bufferevent* socket) {
-  if (!queued_.empty() && queued_.back() == socket) return;  // several adds in a row
-  bufferevent_incref(socket);
-  queued_.push_back(socket);
+void WriteCoalescer::enqueue(bufferevent* bev) {
+  if (!queued_.empty() && queued_.back() == bev) return;  // several adds in a row
+  bufferevent_incref(bev);
+  queued_.push_back(bev);
   if (queued_.size() == 1) event_active(flush_event_.get(), 0, 0);
 }
 
@@ -66,20 +75,38 @@ void WriteCoalescer::on_flush_event(evutil_socket_t, short, void* arg) {
 void WriteCoalescer::flush() {
   for (int pass = 0; pass < kMaxPasses && !queued_.empty(); ++pass) {
     flushing_.swap(queued_);
-    for (bufferevent* socket : flushing_) write_out(socket);
+    for (bufferevent* bev : flushing_) {
+      if (bufferevent_get_underlying(bev) != nullptr) {
+        push_through(bev);  // queues its socket for the next pass
+      } else {
+        write_out(bev);
+      }
+    }
     for (bufferevent* socket : flushing_) bufferevent_decref(socket);
     flushing_.clear();
   }
   if (!queued_.empty()) event_active(flush_event_.get(), 0, 0);
 }
 
-void WriteCoalescer::write_out(bufferevent* socket) {
+namespace {
+// libevent clears the callbacks of a bufferevent its owner freed.
+bool freed_by_owner(bufferevent* bev) {
   bufferevent_data_cb readcb = nullptr;
   bufferevent_data_cb writecb = nullptr;
   bufferevent_event_cb eventcb = nullptr;
   void* arg = nullptr;
-  bufferevent_getcb(socket, &readcb, &writecb, &eventcb, &arg);
-  if (readcb == nullptr && writecb == nullptr && eventcb == nullptr) return;  // freed by its owner
+  bufferevent_getcb(bev, &readcb, &writecb, &eventcb, &arg);
+  return readcb == nullptr && writecb == nullptr && eventcb == nullptr;
+}
+}  // namespace
+
+void WriteCoalescer::push_through(bufferevent* filter) {
+  if (freed_by_owner(filter)) return;  // the TLS transport encrypts what is left as it closes
+  bufferevent_flush(filter, EV_WRITE, BEV_FLUSH);
+}
+
+void WriteCoalescer::write_out(bufferevent* socket) {
+  if (freed_by_owner(socket)) return;
 
   evbuffer* output = bufferevent_get_output(socket);
   if (evbuffer_get_length(output) == 0) {

@@ -17,9 +17,12 @@
 // - One coalescer per event base, used on the base's thread only. It must outlive every
 //   bufferevent it adopted (the worker destroys it after its sessions and lingering TLS
 //   connections, before the base).
-// - adopt() takes a connected socket bufferevent, or a TLS bufferevent (whose socket it then
-//   adopts). Owners enable EV_READ only: enabling EV_WRITE on an adopted bufferevent is
-//   harmless but brings back the epoll_ctl calls until the next flush disables it again.
+// - adopt() takes a connected socket bufferevent, or a TLS bufferevent: then its socket is
+//   adopted, and what the owner writes to the TLS bufferevent is also pushed through it
+//   (bufferevent_flush(BEV_FLUSH)) at the end of the turn, which is what a transport created
+//   with TlsTransportOptions::encrypt_at_flush waits for to encrypt it in as few records as
+//   possible. Owners enable EV_READ only: enabling EV_WRITE on an adopted socket is harmless
+//   but brings back the epoll_ctl calls until the next flush disables it again.
 // - A queued bufferevent is held by a reference until the flush, so its owner may free it at
 //   any time; a bufferevent freed by its owner is not written (as libevent drops the output of
 //   a freed bufferevent).
@@ -52,7 +55,8 @@ class WriteCoalescer {
  private:
   static void on_output_changed(evbuffer* buffer, const evbuffer_cb_info* info, void* arg);
   static void on_flush_event(evutil_socket_t, short, void* arg);
-  void enqueue(bufferevent* socket);
+  void enqueue(bufferevent* bev);
+  void push_through(bufferevent* filter);
   void write_out(bufferevent* socket);
 
   event_base* base_;

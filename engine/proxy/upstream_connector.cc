@@ -67,6 +67,7 @@ void UpstreamConnector::attempt() {
         // certificate verified when the pool has a CA); the connect timeout bounds both.
         tls::TlsTransportOptions options;
         options.report_connected = true;
+        options.encrypt_at_flush = true;  // adopted by the worker's WriteCoalescer once connected
         pending_ = tls::make_tls_bufferevent(worker_.base(), std::move(pending_),
                                              pool.tls->new_connection("", member.endpoint_key),
                                              tls::TlsRole::kClient, std::move(options));

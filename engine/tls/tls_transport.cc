@@ -99,6 +99,7 @@ class Transport {
   bool error_pending_ = false;
   bool error_reported_ = false;
   bool lingering_ = false;
+  bool socket_has_room_ = false;  // inside on_socket_write: encrypt now, even with encrypt_at_flush
 };
 
 // ---- lingering connections, per event base ----
@@ -308,15 +309,19 @@ size_t Transport::encrypt(evbuffer* src, size_t budget) {
   return done;
 }
 
-bufferevent_filter_result Transport::output_filter(evbuffer* src, evbuffer*, ev_ssize_t limit,
-                                                   bufferevent_flush_mode, void* ctx) {
+bufferevent_filter_result Transport::output_filter(evbuffer* src, evbuffer*, ev_ssize_t,
+                                                   bufferevent_flush_mode mode, void* ctx) {
   auto* self = static_cast<Transport*>(ctx);
   if (self->state_.handshake_failed || self->error_pending_ || self->error_reported_) {
     evbuffer_drain(src, evbuffer_get_length(src));  // the connection is dead: nobody will read it
     return BEV_NEED_MORE;
   }
   if (!self->state_.handshake_done) return BEV_NEED_MORE;  // held until the handshake completes
-  size_t budget = limit < 0 ? SIZE_MAX : static_cast<size_t>(limit);
+  // A write by the session: with encrypt_at_flush it waits for the flush at the end of the turn.
+  if (mode == BEV_NORMAL && self->options_.encrypt_at_flush && !self->socket_has_room_) return BEV_NEED_MORE;
+  // Whatever the caller, ciphertext waiting for the socket stays under its high watermark.
+  size_t queued = evbuffer_get_length(bufferevent_get_output(self->socket_));
+  size_t budget = queued < kSocketWriteHigh ? kSocketWriteHigh - queued : 0;
   size_t done = self->encrypt(src, budget);
   if (self->error_pending_ && !self->error_reported_) {
     // We may be inside the session's bufferevent_write(): report from the loop.
@@ -341,7 +346,9 @@ void Transport::on_socket_read(bufferevent*, void* arg) {
 
 void Transport::on_socket_write(bufferevent* socket, void* arg) {
   auto* self = static_cast<Transport*>(arg);
+  self->socket_has_room_ = true;
   self->filter_writecb_(socket, self->filter_arg_);  // encrypts more of the session's output
+  self->socket_has_room_ = false;
 }
 
 void Transport::on_socket_event(bufferevent*, short what, void* arg) {
@@ -361,7 +368,7 @@ void Transport::on_socket_event(bufferevent*, short what, void* arg) {
 void Transport::deliver(bool handshake_was_done, short socket_what, int socket_errno) {
   if (!handshake_was_done && state_.handshake_done) {
     if (options_.report_connected) bufferevent_trigger_event(filter_, BEV_EVENT_CONNECTED, 0);
-    bufferevent_flush(filter_, EV_WRITE, BEV_NORMAL);  // plaintext written during the handshake
+    bufferevent_flush(filter_, EV_WRITE, BEV_FLUSH);  // plaintext written during the handshake
   }
   if (fresh_plaintext_) filter_readcb_(socket_, filter_arg_);  // resets the read timeout, runs readcb
   if (socket_what != 0 && !error_pending_ && !error_reported_ && !eof_reported_) {

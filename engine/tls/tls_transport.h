@@ -25,6 +25,7 @@
 //   watermark, the socket is not read. Each socket read is decrypted whole, so the input may
 //   exceed the high watermark by at most about 32 KiB (one socket read plus one record).
 //   Ciphertext waiting for the socket is bounded (64 KiB) before plaintext is encrypted.
+//   When the socket has room again, the transport encrypts more at once.
 // - bufferevent_getfd() gives the socket's fd; the socket bufferevent is owned by the TLS
 //   bufferevent (it must have been created with BEV_OPT_CLOSE_ON_FREE).
 // - Freeing: bufferevent_free() on the TLS bufferevent never blocks. What the session wrote is
@@ -60,6 +61,12 @@ struct TlsTransportOptions {
   bool report_connected = false;
   // Upper bound on the background flush after the bufferevent is freed; 0 closes at once.
   uint32_t linger_ms = 5000;
+  // Encrypt what the session writes only when the TLS bufferevent is flushed
+  // (bufferevent_flush(bev, EV_WRITE, BEV_FLUSH)), so that everything one loop turn wrote
+  // (an HTTP/1 head and body, HTTP/2 frames of many streams) becomes as few records as
+  // possible. The owner must then have the bufferevent flushed at the end of every turn in
+  // which it wrote: net::WriteCoalescer::adopt() does that. Off: every write is encrypted at once.
+  bool encrypt_at_flush = false;
 };
 
 // What happened on one TLS connection; valid while its bufferevent lives.

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/net/write_coalescer.h"
 #include "tests/engine/tls/test_pki.h"
 
 namespace pharos::tls {
@@ -1042,6 +1043,135 @@ TEST(TlsTransport, ServerAndClientTransportsStreamFiveMegabytesAcrossTwoLoops) {
   EXPECT_TRUE(server_session.close_notify);
   EXPECT_LE(server_session.max_input, 64u * 1024 + 34u * 1024);
 }
+
+// ---- encrypt_at_flush with the worker's WriteCoalescer ----
+
+// Records of application data the server writes (TLS 1.2 without tickets: nothing else is
+// written once the handshake is done).
+struct RecordCounter {
+  std::atomic<int> application_records{0};
+  static void on_message(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
+    if (write_p == 1 && content_type == SSL3_RT_HEADER && len >= 1 &&
+        static_cast<const uint8_t*>(buf)[0] == SSL3_RT_APPLICATION_DATA) {
+      ++static_cast<RecordCounter*>(arg)->application_records;
+    }
+  }
+};
+
+// The server answers "GET" with a head and a body written separately, as an HTTP session does.
+int records_for_one_answer(bool encrypt_at_flush) {
+  const auto& pki = test_pki();
+  auto sctx = server_ctx(pki.server_ecdsa, TLS1_2_VERSION);
+  SSL_CTX_set_options(sctx.get(), SSL_OP_NO_TICKET);
+  auto cctx = client_ctx(pki.ca, TLS1_2_VERSION);
+  Loop loop;
+  net::WriteCoalescer coalescer(loop.base());
+  SocketPair sockets;
+  RecordCounter counter;
+  bssl::UniquePtr<SSL> ssl(SSL_new(sctx.get()));
+  SSL_set_msg_callback(ssl.get(), &RecordCounter::on_message);
+  SSL_set_msg_callback_arg(ssl.get(), &counter);
+  TlsTransportOptions options;
+  options.encrypt_at_flush = encrypt_at_flush;
+  net::BufferEventPtr bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
+                                                 std::move(ssl), TlsRole::kServer, std::move(options));
+  if (encrypt_at_flush) coalescer.adopt(bev.get());
+  bool answered = false;
+  struct Ctx {
+    bool* answered;
+  } ctx{&answered};
+  bufferevent_setcb(
+      bev.get(),
+      [](bufferevent* b, void* arg) {
+        evbuffer_drain(bufferevent_get_input(b), evbuffer_get_length(bufferevent_get_input(b)));
+        bufferevent_write(b, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", 38);
+        bufferevent_write(b, "body", 4);
+        *static_cast<Ctx*>(arg)->answered = true;
+      },
+      nullptr, nullptr, &ctx);
+  bufferevent_enable(bev.get(), EV_READ);
+  PeerResult peer;
+  std::thread client([&] { peer = run_blocking_client(sockets.peer, cctx.get(), "GET", 42, ClientClose::kTruncate); });
+  EXPECT_TRUE(loop.run_until([&] { return answered && evbuffer_get_length(bufferevent_get_output(bufferevent_get_underlying(bev.get()))) == 0; }));
+  client.join();
+  EXPECT_TRUE(peer.handshake_ok) << peer.error;
+  EXPECT_EQ(peer.received, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody");
+  bev.reset();
+  return counter.application_records.load();
+}
+
+TEST(TlsTransportEncryptAtFlush, WhatOneTurnWritesBecomesOneRecord) {
+  EXPECT_EQ(records_for_one_answer(false), 2);  // encrypted as written: one record per write
+  EXPECT_EQ(records_for_one_answer(true), 1);
+}
+
+TEST(TlsTransportEncryptAtFlush, FiveMegabytesBothWaysWithBackpressure) {
+  const auto& pki = test_pki();
+  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
+  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
+  Loop loop;
+  net::WriteCoalescer coalescer(loop.base());
+  SocketPair sockets;
+  EchoSession session;
+  TlsTransportOptions options;
+  options.encrypt_at_flush = true;
+  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
+                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer,
+                                     std::move(options));
+  coalescer.adopt(session.bev.get());
+  session.attach();
+  const auto payload = pattern(5 * 1024 * 1024, 11);
+  PeerResult peer;
+  std::thread client([&] { peer = run_streaming_client(sockets.peer, cctx.get(), payload); });
+  EXPECT_TRUE(loop.run_until([&] { return session.ended; }, 60000));
+  client.join();
+  EXPECT_TRUE(peer.handshake_ok) << peer.error;
+  EXPECT_TRUE(peer.data_matches) << "received " << peer.received << " bytes; " << peer.error;
+  EXPECT_EQ(session.received, payload.size());
+}
+
+TEST(TlsTransportEncryptAtFlush, FreeRightAfterWriteStillDeliversEverything) {
+  const auto& pki = test_pki();
+  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
+  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
+  Loop loop;
+  net::WriteCoalescer coalescer(loop.base());
+  SocketPair sockets;
+  const std::string response(3 * 1024 * 1024, 'q');
+  net::BufferEventPtr bev;
+  struct Ctx {
+    net::BufferEventPtr* bev;
+    const std::string* response;
+    bool freed = false;
+  } ctx{&bev, &response};
+  TlsTransportOptions options;
+  options.encrypt_at_flush = true;
+  bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
+                             bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer, std::move(options));
+  coalescer.adopt(bev.get());
+  bufferevent_setcb(
+      bev.get(),
+      [](bufferevent* b, void* arg) {
+        auto* c = static_cast<Ctx*>(arg);
+        evbuffer_drain(bufferevent_get_input(b), evbuffer_get_length(bufferevent_get_input(b)));
+        bufferevent_write(b, c->response->data(), c->response->size());  // not yet encrypted
+        c->bev->reset();
+        c->freed = true;
+      },
+      nullptr, nullptr, &ctx);
+  bufferevent_enable(bev.get(), EV_READ);
+  PeerResult peer;
+  std::thread client([&] {
+    peer = run_blocking_client(sockets.peer, cctx.get(), "GET", response.size() + 1, ClientClose::kTruncate);
+  });
+  EXPECT_TRUE(loop.run_until([&] { return ctx.freed; }));
+  EXPECT_TRUE(loop.run_until([&] { return tls_lingering_count(loop.base()) == 0; }));
+  client.join();
+  EXPECT_TRUE(peer.handshake_ok) << peer.error;
+  EXPECT_EQ(peer.received.size(), response.size());
+  EXPECT_TRUE(peer.received == response);
+}
+
 
 }  // namespace
 }  // namespace pharos::tls
