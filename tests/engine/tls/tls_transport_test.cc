@@ -673,11 +673,13 @@ TEST(TlsTransport, FreeingInsideTheHandshakeCallbackIsSafe) {
 
 // The session writes a large response and frees the bufferevent at once: the transport still
 // delivers all of it, then close_notify, in the background.
-TEST(TlsTransport, FreeAfterWriteDeliversEverythingThenCloseNotify) {
+// The session writes a large answer and frees the bufferevent in the same callback.
+void free_after_write_delivers_everything(uint16_t version, bool encrypt_at_flush) {
   const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_2_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_2_VERSION);
+  auto sctx = server_ctx(pki.server_ecdsa, version);
+  auto cctx = client_ctx(pki.ca, version);
   Loop loop;
+  net::WriteCoalescer coalescer(loop.base());
   SocketPair sockets;
   const std::string response(3 * 1024 * 1024, 'r');
   net::BufferEventPtr bev;
@@ -686,8 +688,11 @@ TEST(TlsTransport, FreeAfterWriteDeliversEverythingThenCloseNotify) {
     const std::string* response;
     bool freed = false;
   } ctx{&bev, &response};
+  TlsTransportOptions options;
+  options.encrypt_at_flush = encrypt_at_flush;
   bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                             bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer);
+                             bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer, std::move(options));
+  if (encrypt_at_flush) coalescer.adopt(bev.get());
   bufferevent_setcb(
       bev.get(),
       [](bufferevent* b, void* arg) {
@@ -698,6 +703,7 @@ TEST(TlsTransport, FreeAfterWriteDeliversEverythingThenCloseNotify) {
         c->freed = true;
       },
       nullptr, nullptr, &ctx);
+  bufferevent_enable(bev.get(), EV_READ);
   PeerResult peer;
   std::thread client([&] {
     peer = run_blocking_client(sockets.peer, cctx.get(), "GET", response.size() + 1, ClientClose::kTruncate);
@@ -708,6 +714,10 @@ TEST(TlsTransport, FreeAfterWriteDeliversEverythingThenCloseNotify) {
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
   EXPECT_EQ(peer.received.size(), response.size());
   EXPECT_TRUE(peer.received == response);
+}
+
+TEST(TlsTransport, FreeAfterWriteDeliversEverythingThenCloseNotify) {
+  free_after_write_delivers_everything(TLS1_2_VERSION, false);
 }
 
 TEST(TlsTransport, LingeringConnectionsAreClosedOnShutdown) {
@@ -1131,47 +1141,8 @@ TEST(TlsTransportEncryptAtFlush, FiveMegabytesBothWaysWithBackpressure) {
 }
 
 TEST(TlsTransportEncryptAtFlush, FreeRightAfterWriteStillDeliversEverything) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  net::WriteCoalescer coalescer(loop.base());
-  SocketPair sockets;
-  const std::string response(3 * 1024 * 1024, 'q');
-  net::BufferEventPtr bev;
-  struct Ctx {
-    net::BufferEventPtr* bev;
-    const std::string* response;
-    bool freed = false;
-  } ctx{&bev, &response};
-  TlsTransportOptions options;
-  options.encrypt_at_flush = true;
-  bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                             bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer, std::move(options));
-  coalescer.adopt(bev.get());
-  bufferevent_setcb(
-      bev.get(),
-      [](bufferevent* b, void* arg) {
-        auto* c = static_cast<Ctx*>(arg);
-        evbuffer_drain(bufferevent_get_input(b), evbuffer_get_length(bufferevent_get_input(b)));
-        bufferevent_write(b, c->response->data(), c->response->size());  // not yet encrypted
-        c->bev->reset();
-        c->freed = true;
-      },
-      nullptr, nullptr, &ctx);
-  bufferevent_enable(bev.get(), EV_READ);
-  PeerResult peer;
-  std::thread client([&] {
-    peer = run_blocking_client(sockets.peer, cctx.get(), "GET", response.size() + 1, ClientClose::kTruncate);
-  });
-  EXPECT_TRUE(loop.run_until([&] { return ctx.freed; }));
-  EXPECT_TRUE(loop.run_until([&] { return tls_lingering_count(loop.base()) == 0; }));
-  client.join();
-  EXPECT_TRUE(peer.handshake_ok) << peer.error;
-  EXPECT_EQ(peer.received.size(), response.size());
-  EXPECT_TRUE(peer.received == response);
+  free_after_write_delivers_everything(TLS1_3_VERSION, true);  // the answer was not yet encrypted
 }
-
 
 }  // namespace
 }  // namespace pharos::tls
