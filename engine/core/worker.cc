@@ -167,7 +167,6 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
     deny(peer, listener);
     return;
   }
-  net::tune_accepted(fd);
   proxy::ClientAddress client;
   client.address = peer;
   client.text = net::address_text(peer_address);

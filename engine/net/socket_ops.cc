@@ -44,6 +44,7 @@ SocketResult listen_tcp(const config::IpAddress& address, uint16_t port, int bac
   set_flag(out.fd.get(), SOL_SOCKET, SO_REUSEADDR);
   set_flag(out.fd.get(), SOL_SOCKET, SO_REUSEPORT);
   if (address.family == AF_INET6) set_flag(out.fd.get(), IPPROTO_IPV6, IPV6_V6ONLY);
+  set_flag(out.fd.get(), IPPROTO_TCP, TCP_NODELAY);  // inherited by accepted sockets
   if (::bind(out.fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
     out.error = errno_text("bind");
     out.fd.reset();
@@ -70,8 +71,6 @@ SocketResult start_connect(const sockaddr* address, socklen_t length) {
   }
   return out;
 }
-
-void tune_accepted(int fd) { set_flag(fd, IPPROTO_TCP, TCP_NODELAY); }
 
 uint32_t tcp_rtt_us(int fd) {
   tcp_info info;

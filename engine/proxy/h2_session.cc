@@ -823,6 +823,7 @@ void H2Session::close() {
   idle_timer_.reset();
   header_timer_.reset();
   if (counted_) listener_->stats->slot(worker_.index()).active_connections.sub(1);
+  tls::tls_queue_close_notify(client_.get());  // leaves with the last frames, in one write
   client_.reset();
   worker_.release(this);
 }

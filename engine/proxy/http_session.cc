@@ -537,6 +537,7 @@ void HttpSession::close() {
   state_ = State::kClosed;
   release_member(false);
   listener_->stats->slot(worker_.index()).active_connections.sub(1);
+  tls::tls_queue_close_notify(client_.get());  // leaves with the last response, in one write
   client_.reset();
   worker_.release(this);
 }

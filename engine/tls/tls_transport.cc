@@ -67,6 +67,10 @@ class Transport {
   // Closes lingering connections (tls_close_lingering).
   void end_linger();
 
+  // Encrypts the session's pending output and queues close_notify, once, on a healthy
+  // connection (tls_queue_close_notify, and finish()).
+  void queue_close_notify();
+
  private:
   void start_client_handshake();
   void pump_input();
@@ -456,17 +460,18 @@ bool Transport::flush_socket_now() {
 // The filter is being destroyed (the session freed it). Send what the session wrote and a
 // close_notify, best-effort and without blocking; linger in the background if the socket is
 // not ready for all of it.
-void Transport::finish() {
+void Transport::queue_close_notify() {
   bool healthy = state_.handshake_done && !state_.handshake_failed && !error_pending_ && !error_reported_;
-  if (healthy) {
-    evbuffer* pending = bufferevent_get_output(filter_);
-    encrypt(pending, SIZE_MAX);
-  }
-  healthy = healthy && !error_pending_;
-  if (healthy && !state_.close_notify_sent) {
-    SSL_shutdown(ssl_.get());  // queues close_notify; we do not wait for the peer's
-    state_.close_notify_sent = true;
-  }
+  if (!healthy || state_.close_notify_sent) return;
+  encrypt(bufferevent_get_output(filter_), SIZE_MAX);
+  if (error_pending_) return;
+  SSL_shutdown(ssl_.get());  // queues close_notify; we do not wait for the peer's
+  state_.close_notify_sent = true;
+  ERR_clear_error();
+}
+
+void Transport::finish() {
+  queue_close_notify();
   ERR_clear_error();
   ssl_.reset();
   filter_ = nullptr;
@@ -553,6 +558,10 @@ net::BufferEventPtr make_tls_bufferevent(event_base* base, net::BufferEventPtr s
   }
   socket_bev.release();  // owned by the filter now
   return net::BufferEventPtr(transport->filter());
+}
+
+void tls_queue_close_notify(bufferevent* bev) {
+  if (Transport* transport = transport_of(bev)) transport->queue_close_notify();
 }
 
 SSL* tls_ssl(bufferevent* bev) {

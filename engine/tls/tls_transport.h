@@ -29,7 +29,8 @@
 // - bufferevent_getfd() gives the socket's fd; the socket bufferevent is owned by the TLS
 //   bufferevent (it must have been created with BEV_OPT_CLOSE_ON_FREE).
 // - Freeing: bufferevent_free() on the TLS bufferevent never blocks. What the session wrote is
-//   encrypted, a close_notify is queued (after a completed, healthy handshake), and whatever
+//   encrypted, a close_notify is queued (after a completed, healthy handshake; see
+//   tls_queue_close_notify to send it with the last response), and whatever
 //   the socket has not yet accepted is flushed in the background ("linger") for at most
 //   linger_ms, then the socket is closed. libevent destroys a freed bufferevent on the next
 //   loop turn, so that is when the close_notify leaves. Worker shutdown calls
@@ -85,6 +86,13 @@ struct TlsState {
 net::BufferEventPtr make_tls_bufferevent(event_base* base, net::BufferEventPtr socket_bev,
                                          bssl::UniquePtr<SSL> ssl, TlsRole role,
                                          TlsTransportOptions options = {});
+
+// Encrypts what the session wrote and queues the close_notify on the socket now, so both leave
+// with this loop turn's write (one segment with the last response) instead of a separate write
+// when libevent destroys the freed bufferevent. Call it right before freeing `bev` at the end of
+// a connection; nothing may be written after it. A no-op for a non-TLS bufferevent, before the
+// handshake completed, after a failure, or if the close_notify already went.
+void tls_queue_close_notify(bufferevent* bev);
 
 // The SSL object of a TLS bufferevent, or null if `bev` is not one (e.g. a plain socket).
 SSL* tls_ssl(bufferevent* bev);

@@ -467,6 +467,60 @@ TEST_P(TlsServerTransport, HandshakeEchoAndCloseNotifyBothWays) {
   EXPECT_EQ(session.connected_events, 0);
 }
 
+// tls_queue_close_notify: the last reply and the close_notify are on the socket before the
+// session frees its bufferevent, so they can leave in one write with nothing left for teardown.
+struct LastReplySession {
+  net::BufferEventPtr bev;
+  bool close_notify_sent = false;
+  size_t socket_bytes = 0;
+  bool ended = false;
+
+  static void on_read(bufferevent* b, void* arg) {
+    auto* self = static_cast<LastReplySession*>(arg);
+    evbuffer_add_buffer(bufferevent_get_output(b), bufferevent_get_input(b));
+    tls_queue_close_notify(b);
+    self->close_notify_sent = tls_state(b)->close_notify_sent;
+    self->socket_bytes = evbuffer_get_length(bufferevent_get_output(bufferevent_get_underlying(b)));
+    self->ended = true;
+    self->bev.reset();
+  }
+  static void on_event(bufferevent*, short, void* arg) {
+    auto* self = static_cast<LastReplySession*>(arg);
+    self->ended = true;
+    self->bev.reset();
+  }
+};
+
+TEST(TlsServerTransportClose, QueueCloseNotifyPutsItOnTheSocketWithTheLastReply) {
+  const auto& pki = test_pki();
+  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
+  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
+  Loop loop;
+  SocketPair sockets;
+  LastReplySession session;
+  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
+                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer);
+  ASSERT_TRUE(session.bev);
+  tls_queue_close_notify(session.bev.get());  // before the handshake: nothing to close yet
+  EXPECT_FALSE(tls_state(session.bev.get())->close_notify_sent);
+  bufferevent_setcb(session.bev.get(), &LastReplySession::on_read, nullptr, &LastReplySession::on_event, &session);
+
+  const std::string message = "last reply";
+  PeerResult peer;
+  std::thread client([&] {
+    peer = run_blocking_client(sockets.peer, cctx.get(), message, message.size(), ClientClose::kCloseNotify);
+  });
+  EXPECT_TRUE(loop.run_until([&] { return session.ended && tls_lingering_count(loop.base()) == 0; }));
+  client.join();
+
+  EXPECT_TRUE(peer.handshake_ok) << peer.error;
+  EXPECT_EQ(peer.received, message);
+  EXPECT_TRUE(peer.got_close_notify);
+  EXPECT_TRUE(session.close_notify_sent);
+  EXPECT_GT(session.socket_bytes, message.size());  // the reply's record and the close_notify
+  tls_queue_close_notify(nullptr);  // not a TLS bufferevent: nothing happens
+}
+
 INSTANTIATE_TEST_SUITE_P(Versions, TlsServerTransport,
                          ::testing::Values(ServerCase{TLS1_3_VERSION, test::KeyKind::kEcdsa},
                                            ServerCase{TLS1_2_VERSION, test::KeyKind::kEcdsa},
