@@ -38,6 +38,7 @@ Worker::Worker(uint32_t index, const std::string& records_socket)
   cleanup_event_.reset(event_new(base_.get(), -1, 0, &Worker::on_cleanup, this));
   upstream_pool_ = std::make_unique<proxy::UpstreamPool>(base_.get(), kMaxIdlePerEndpoint,
                                                          kIdleMemberTimeoutMs);
+  h2_member_pool_ = std::make_unique<proxy::H2MemberPool>(base_.get(), index_, kIdleMemberTimeoutMs);
 }
 
 Worker::~Worker() { stop(); }
@@ -54,6 +55,7 @@ void Worker::start() {
     sessions_.clear();
     released_.clear();
     upstream_pool_->clear();
+    h2_member_pool_->clear();
     tls::tls_close_lingering(base_.get());  // TLS connections still flushing their close_notify
     records_.flush();
   });

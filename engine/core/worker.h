@@ -16,6 +16,7 @@
 
 #include "engine/core/record_writer.h"
 #include "engine/net/event_handles.h"
+#include "engine/proxy/h2_member_pool.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/proxy/worker_context.h"
 
@@ -50,6 +51,7 @@ class Worker final : public proxy::WorkerContext {
   void release(proxy::Session* session) override;
   void hand_over(proxy::Session* from, std::unique_ptr<proxy::Session> to) override;
   proxy::UpstreamPool& upstream_pool() override { return *upstream_pool_; }
+  proxy::H2MemberPool& h2_member_pool() override { return *h2_member_pool_; }
   void emit(const records::TransactionRecord& record) override { records_.emit(record); }
   bool draining() const override { return draining_; }
   const std::shared_ptr<proxy::WorkerSnapshot>& current_snapshot() const override { return current_; }
@@ -85,6 +87,7 @@ class Worker final : public proxy::WorkerContext {
   std::atomic<size_t> session_count_{0};
   std::shared_ptr<proxy::WorkerSnapshot> current_;
   std::unique_ptr<proxy::UpstreamPool> upstream_pool_;
+  std::unique_ptr<proxy::H2MemberPool> h2_member_pool_;
   RecordWriter records_;
   bool draining_ = false;
 };

@@ -18,6 +18,7 @@ struct TransactionRecord;
 namespace pharos::proxy {
 
 class UpstreamPool;
+class H2MemberPool;
 
 // A snapshot as one worker uses it: the shared immutable config plus this worker's balancers
 // (balancers keep per-thread state, so each worker has its own).
@@ -50,6 +51,8 @@ class WorkerContext {
   // released as by release(); call this from `from`'s own callback and touch nothing after.
   virtual void hand_over(Session* from, std::unique_ptr<Session> to) = 0;
   virtual UpstreamPool& upstream_pool() = 0;
+  // This worker's h2 connections to members, shared by its sessions.
+  virtual H2MemberPool& h2_member_pool() = 0;
   virtual void emit(const records::TransactionRecord& record) = 0;
   virtual bool draining() const = 0;
   // The newest snapshot; a keep-alive session moves to it between transactions.
