@@ -706,7 +706,18 @@ class Converter {
       error(path + "/crl_container", "crl_container needs ca_tls_container");
     }
     const json* enabled = field(in, path, "tls_enabled");
-    if (!enabled || !enabled->get<bool>()) return;  // Octavia keeps the other fields for later
+    if (!enabled || !enabled->get<bool>()) {
+      // Octavia keeps the TLS fields for later. Without TLS there is no ALPN to negotiate with:
+      // h2 first in alpn_protocols means h2c with prior knowledge; anything else HTTP/1.1.
+      if (auto v = field(in, path, "alpn_protocols")) {
+        auto protocols = v->get<std::vector<std::string>>();
+        if (!protocols.empty() && protocols.front() == "h2") {
+          pool.member_http = MemberHttp::kH2PriorKnowledge;
+          check_h2_pool(pool, path + "/alpn_protocols/0");
+        }
+      }
+      return;
+    }
     if (field(in, path, "protocol") && pool.protocol != PoolProtocol::kHttp) {
       error(path + "/tls_enabled", std::string("re-encryption (tls_enabled) applies to HTTP pools "
                                                "here, not ") +
@@ -723,16 +734,23 @@ class Converter {
     if (auto v = field(in, path, "tls_ciphers")) tls.ciphers = v->get<std::string>();
     if (auto v = field(in, path, "alpn_protocols")) {
       tls.alpn_protocols = v->get<std::vector<std::string>>();
-      // Member connections speak HTTP/1.1: offering h2 would let a member pick a protocol the
-      // engine does not speak to members yet.
+      // h2 offered in ALPN: the member chooses; h2 if it selects it, else HTTP/1.1.
       for (size_t i = 0; i < tls.alpn_protocols.size(); ++i) {
         if (tls.alpn_protocols[i] == "h2") {
-          error(json_pointer_append(path + "/alpn_protocols", i),
-                "h2 towards members is not supported by this engine yet; offer http/1.1");
+          pool.member_http = MemberHttp::kH2Negotiated;
+          check_h2_pool(pool, json_pointer_append(path + "/alpn_protocols", i));
         }
       }
     }
     pool.tls = std::move(tls);
+  }
+
+  // h2 towards members needs HTTP on the member side.
+  void check_h2_pool(const Pool& pool, const std::string& path) {
+    if (pool.protocol != PoolProtocol::kHttp) {
+      error(path, std::string("h2 towards members applies to HTTP pools, not ") +
+                      enum_name(kPoolProtocols, pool.protocol));
+    }
   }
 
   // Octavia's version names as TlsVersion bits; SSLv3 is refused (BoringSSL has none).

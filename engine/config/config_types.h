@@ -136,6 +136,13 @@ struct SessionPersistence {
   uint32_t timeout_s = 0;        // idle lifetime of a sticky entry; 0: until evicted
 };
 
+// How the engine speaks HTTP to a pool's members, from its alpn_protocols.
+enum class MemberHttp {
+  kHttp1,             // HTTP/1.1 (no h2 in alpn_protocols)
+  kH2Negotiated,      // TLS with h2 offered in ALPN: h2 when the member selects it, else HTTP/1.1
+  kH2PriorKnowledge,  // no TLS and h2 first in alpn_protocols: h2c with prior knowledge
+};
+
 struct Pool {
   std::string id;
   std::string name;
@@ -147,6 +154,7 @@ struct Pool {
   std::optional<HealthMonitor> healthmonitor;
   std::optional<PoolTls> tls;  // set when tls_enabled
   std::optional<SessionPersistence> session_persistence;
+  MemberHttp member_http = MemberHttp::kHttp1;
 };
 
 // Octavia's L7 rules and policies (HTTP and TERMINATED_HTTPS listeners). A policy matches when

@@ -39,6 +39,8 @@ Worker::Worker(uint32_t index, const std::string& records_socket)
   write_coalescer_ = std::make_unique<net::WriteCoalescer>(base_.get());
   upstream_pool_ = std::make_unique<proxy::UpstreamPool>(base_.get(), kMaxIdlePerEndpoint,
                                                          kIdleMemberTimeoutMs);
+  h2_member_pool_ = std::make_unique<proxy::H2MemberPool>(base_.get(), *write_coalescer_, index_,
+                                                          kIdleMemberTimeoutMs);
 }
 
 Worker::~Worker() { stop(); }
@@ -55,6 +57,7 @@ void Worker::start() {
     sessions_.clear();
     released_.clear();
     upstream_pool_->clear();
+    h2_member_pool_->clear();
     tls::tls_close_lingering(base_.get());  // TLS connections still flushing their close_notify
     write_coalescer_.reset();  // after every connection it adopted
     records_.flush();

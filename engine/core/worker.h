@@ -17,6 +17,7 @@
 #include "engine/core/record_writer.h"
 #include "engine/net/event_handles.h"
 #include "engine/net/write_coalescer.h"
+#include "engine/proxy/h2_member_pool.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/proxy/worker_context.h"
 
@@ -52,6 +53,7 @@ class Worker final : public proxy::WorkerContext {
   void hand_over(proxy::Session* from, std::unique_ptr<proxy::Session> to) override;
   proxy::UpstreamPool& upstream_pool() override { return *upstream_pool_; }
   net::WriteCoalescer& write_coalescer() override { return *write_coalescer_; }
+  proxy::H2MemberPool& h2_member_pool() override { return *h2_member_pool_; }
   void emit(const records::TransactionRecord& record) override { records_.emit(record); }
   bool draining() const override { return draining_; }
   const std::shared_ptr<proxy::WorkerSnapshot>& current_snapshot() const override { return current_; }
@@ -89,6 +91,7 @@ class Worker final : public proxy::WorkerContext {
   std::unique_ptr<proxy::UpstreamPool> upstream_pool_;
   // Outlives every connection of this worker; destroyed on the worker thread after them.
   std::unique_ptr<net::WriteCoalescer> write_coalescer_;
+  std::unique_ptr<proxy::H2MemberPool> h2_member_pool_;
   RecordWriter records_;
   bool draining_ = false;
 };

@@ -8,10 +8,12 @@
 
 #include "engine/http1/parser.h"
 #include "engine/net/socket_ops.h"
+#include "engine/proxy/chunk_payload.h"
 #include "engine/proxy/header_rules.h"
 #include "engine/proxy/session_persistence.h"
 #include "engine/proxy/inserted_headers.h"
 #include "engine/proxy/l7_request_facts.h"
+#include "engine/proxy/member_request.h"
 #include "engine/proxy/upstream_connector.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/tls/client_certificate_info.h"
@@ -27,6 +29,9 @@ constexpr size_t kMemberReadHigh = 64 * 1024;
 // Interim responses relayed per stream; a member sending more has the rest dropped, so it
 // cannot queue frames for a client that is not reading.
 constexpr int kMaxInterimResponses = 8;
+// Request body kept for sending again when an h2 member refuses the stream; beyond it, 502.
+constexpr size_t kReplayLimit = 64 * 1024;
+constexpr int kMaxExchangeRetries = 2;
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -35,92 +40,11 @@ std::string lower(std::string_view text) {
 }
 
 
-// The payload of a chunked body that http1::BodyDecoder has already validated: chunk data only,
-// sizes and extensions dropped (h2 frames the body itself); the trailer section is kept whole
-// (bounded by the decoder's max_trailer_bytes) for trailers().
-class ChunkPayload {
- public:
-  void reset() {
-    state_ = State::kSize;
-    remaining_ = 0;
-    trailer_section_.clear();
-  }
-  void extract(const char* data, size_t length, std::string* out) {
-    size_t i = 0;
-    while (i < length) {
-      switch (state_) {
-        case State::kSize: {
-          char c = data[i++];
-          int v = hex(c);
-          if (v >= 0) {
-            remaining_ = remaining_ * 16 + static_cast<uint64_t>(v);
-          } else {
-            state_ = c == '\n' ? after_size() : State::kSizeLine;
-          }
-          break;
-        }
-        case State::kSizeLine:
-          if (data[i++] == '\n') state_ = after_size();
-          break;
-        case State::kData: {
-          size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, length - i));
-          out->append(data + i, n);
-          i += n;
-          remaining_ -= n;
-          if (remaining_ == 0) state_ = State::kDataEnd;
-          break;
-        }
-        case State::kDataEnd:
-          if (data[i++] == '\n') state_ = State::kSize;
-          break;
-        case State::kTrailers:
-          trailer_section_.append(data + i, length - i);
-          return;
-      }
-    }
-  }
-
-  // The trailer fields once the body is done: names lower-cased, values as validated, those a
-  // trailer must not carry dropped. False when there are more than max_fields.
-  bool trailers(uint32_t max_fields, std::vector<http::Header>* out) const {
-    std::string_view rest(trailer_section_);
-    uint32_t fields = 0;
-    while (!rest.empty()) {
-      size_t end = rest.find("\r\n");
-      if (end == 0 || end == std::string_view::npos) break;  // the empty line ends the section
-      std::string_view line = rest.substr(0, end);
-      rest.remove_prefix(end + 2);
-      if (++fields > max_fields) return false;
-      size_t colon = line.find(':');
-      std::string_view name = line.substr(0, colon);
-      std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-      if (forbidden_in_trailers(name)) continue;
-      out->push_back(http::Header{lower(name), std::string(value)});
-    }
-    return true;
-  }
-
- private:
-  enum class State : uint8_t { kSize, kSizeLine, kData, kDataEnd, kTrailers };
-  static int hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-  State after_size() { return remaining_ == 0 ? State::kTrailers : State::kData; }
-  State state_ = State::kSize;
-  uint64_t remaining_ = 0;
-  std::string trailer_section_;
-};
-
 }  // namespace
 
 // ---- one stream: one transaction towards one member connection ----
 
-class H2Session::Stream final : private UpstreamConnector::Observer {
+class H2Session::Stream final : private UpstreamConnector::Observer, private MemberExchange::Receiver {
  public:
   Stream(H2Session& session, int32_t id, http::RequestHead head, bool end_stream)
       : session_(session),
@@ -146,10 +70,25 @@ class H2Session::Stream final : private UpstreamConnector::Observer {
 
  private:
   void on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) override;
+  void on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) override;
   void on_upstream_failed(records::Termination why) override;
+
+  // MemberExchange::Receiver (h2 members)
+  void on_exchange_response(http::ResponseHead head, bool end_stream) override;
+  void on_exchange_data(const uint8_t* data, size_t length) override;
+  void on_exchange_end() override;
+  void on_exchange_failed(ExchangeError error) override;
+  void on_exchange_writable() override;
+  void send_to_exchange(const uint8_t* data, size_t length, bool end);
+  // Keeps request body bytes for a retry on another h2 connection, up to kReplayLimit.
+  void remember_for_replay(const uint8_t* data, size_t length);
+  // One header of an h2 member's response head, as the client gets it (into `head`).
+  void filter_response_header(std::string_view name, std::string_view value, http::ResponseHead* head,
+                              uint64_t now_s);
 
   void build_member_request();
   void write_to_member(const char* data, size_t length);
+  void end_chunked_body();
   void credit();
   void read_response();
   void relay_interim_response();
@@ -174,7 +113,16 @@ class H2Session::Stream final : private UpstreamConnector::Observer {
   http::RequestHead head_;
   UpstreamConnector connector_;
   net::BufferEventPtr member_;
-  net::EvbufferPtr pending_{evbuffer_new()};  // request bytes framed for the member, not yet sent
+  // Request body bytes (payload, unframed) that arrived before the member connection.
+  net::EvbufferPtr pending_{evbuffer_new()};
+  // h2 members: the exchange, and what it takes to send the request again on another
+  // connection when the member refuses the stream (GOAWAY, REFUSED_STREAM).
+  std::unique_ptr<MemberExchange> exchange_;
+  std::string replay_;
+  bool replayable_ = true;
+  bool exchange_blocked_ = false;  // send_body() said full: wait for on_exchange_writable
+  int exchange_retries_ = 0;
+  size_t unconsumed_ = 0;  // response body bytes the client codec still holds
   std::string member_request_head_;
   int pool_index_ = -1;
   int member_index_ = -1;
@@ -303,10 +251,18 @@ void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, in
   bufferevent_enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
   bufferevent_write(bev, member_request_head_.data(), member_request_head_.size());
   mslot.bytes_in.add(member_request_head_.size());
-  evbuffer* output = bufferevent_get_output(bev);
   size_t pending = evbuffer_get_length(pending_.get());
-  mslot.bytes_in.add(pending);
-  evbuffer_add_buffer(output, pending_.get());
+  if (pending > 0) {
+    if (chunked_request_) {
+      char size_line[24];
+      int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", pending);
+      write_to_member(size_line, static_cast<size_t>(n));
+    }
+    mslot.bytes_in.add(pending);
+    evbuffer_add_buffer(bufferevent_get_output(bev), pending_.get());
+    if (chunked_request_) write_to_member("\r\n", 2);
+  }
+  if (request_end_ && chunked_request_) end_chunked_body();
   if (request_end_) {
     request_sent_ = true;
     request_sent_us_ = worker_.now_us();
@@ -314,15 +270,175 @@ void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, in
   credit();
 }
 
+void H2Session::Stream::on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) {
+  member_index_ = member_index;
+  member_reused_ = reused;
+  const PoolRuntime& pool = snapshot_->shared->pools[pool_index_];
+  stickiness_.member_chosen(pool, member_index, worker_.now_us() / 1000000);
+  const MemberRuntime& m = member();
+  record_.member_id = m.config->id;
+  record_.connect_us = connector_.connect_us();
+  record_.retries = static_cast<uint8_t>(connector_.retries() + exchange_retries_);
+  http::RequestHead head = member_request_head(head_, *listener_, pool, session_.peer_.text,
+                                               session_.tls_headers_, m.endpoint_key);
+  size_t pending = evbuffer_get_length(pending_.get());
+  exchange_ = connection.open(*this, head, request_end_ && pending == 0,
+                              listener_->config->timeout_member_data_ms);
+  if (!exchange_) {
+    connector_.release_exchange(member_index);
+    respond_local(502, records::Termination::kConnectFailed);
+    return;
+  }
+  size_t head_bytes = head.method.size() + head.authority.size() + head.path.size();
+  for (const auto& header : head.headers) head_bytes += header.name.size() + header.value.size();
+  m.stats->slot(worker_.index()).traffic.bytes_in.add(head_bytes);
+  exchange_blocked_ = false;
+  replay_.clear();
+  if (pending > 0) {
+    std::string body(pending, '\0');
+    evbuffer_remove(pending_.get(), body.data(), pending);
+    send_to_exchange(reinterpret_cast<const uint8_t*>(body.data()), body.size(), request_end_);
+  }
+  if (request_end_) {
+    request_sent_ = true;
+    request_sent_us_ = worker_.now_us();
+  }
+  credit();
+}
+
+void H2Session::Stream::remember_for_replay(const uint8_t* data, size_t length) {
+  if (!replayable_ || pool_index_ < 0 ||
+      snapshot_->shared->pools[pool_index_].config->member_http == config::MemberHttp::kHttp1) {
+    return;  // only an h2 member can refuse a stream
+  }
+  if (replay_.size() + length > kReplayLimit) {
+    replayable_ = false;  // too much to keep: a refused stream then gets 502
+    replay_.clear();
+    replay_.shrink_to_fit();
+    return;
+  }
+  replay_.append(reinterpret_cast<const char*>(data), length);
+}
+
+void H2Session::Stream::send_to_exchange(const uint8_t* data, size_t length, bool end) {
+  if (!response_started_) remember_for_replay(data, length);
+  if (length > 0) member().stats->slot(worker_.index()).traffic.bytes_in.add(length);
+  if (!exchange_->send_body(data, length, end)) exchange_blocked_ = true;
+}
+
+void H2Session::Stream::on_exchange_writable() {
+  exchange_blocked_ = false;
+  credit();
+}
+
+void H2Session::Stream::filter_response_header(std::string_view name, std::string_view value,
+                                               http::ResponseHead* head, uint64_t now_s) {
+  if (is_connection_specific(name)) return;
+  if (!listener_->hsts_value.empty() && iequals(name, "strict-transport-security")) return;
+  stickiness_.response_header(snapshot_->shared->pools[pool_index_], member_index_, name, value, now_s);
+  head->headers.push_back(http::Header{lower(name), std::string(value)});
+}
+
+void H2Session::Stream::on_exchange_response(http::ResponseHead member_head, bool end_stream) {
+  first_response_byte_us_ = worker_.now_us();
+  http::ResponseHead head;
+  head.status = member_head.status;
+  head.headers.reserve(member_head.headers.size() + 2);
+  const uint64_t now_s = worker_.now_us() / 1000000;
+  size_t member_head_bytes = 0;
+  for (const auto& header : member_head.headers) {
+    member_head_bytes += header.name.size() + header.value.size();
+    filter_response_header(header.name, header.value, &head, now_s);
+  }
+  if (!listener_->hsts_value.empty()) {
+    head.headers.push_back(http::Header{"strict-transport-security", listener_->hsts_value});
+  }
+  if (!stickiness_.set_cookie().empty()) {
+    head.headers.push_back(http::Header{"set-cookie", stickiness_.set_cookie()});
+    head.headers.push_back(http::Header{"cache-control", "private"});
+  }
+  record_.status = head.status;
+  size_t head_bytes = 0;
+  for (const auto& header : head.headers) head_bytes += header.name.size() + header.value.size();
+  record_.bytes_out += head_bytes;
+  auto& mslot = member().stats->slot(worker_.index());
+  mslot.responses[static_cast<int>(stats::classify_status(head.status))].add(1);
+  mslot.traffic.bytes_out.add(member_head_bytes);
+  response_started_ = true;
+  replay_.clear();
+  if (end_stream) {
+    // No body: the exchange is over before the codec may end the stream.
+    response_done_ = true;
+    release_member(true);
+    credit();
+    session_.codec_->submit_response(id_, head, true);
+    return;
+  }
+  session_.codec_->submit_response(id_, head, false);
+}
+
+void H2Session::Stream::on_exchange_data(const uint8_t* data, size_t length) {
+  record_.bytes_out += length;
+  member().stats->slot(worker_.index()).traffic.bytes_out.add(length);
+  session_.codec_->submit_data(id_, data, length, false);
+  // The member's stream window reopens only as the client takes the body.
+  if (session_.codec_->response_buffer_full(id_)) {
+    unconsumed_ += length;
+  } else if (exchange_) {
+    exchange_->consume(unconsumed_ + length);
+    unconsumed_ = 0;
+  }
+}
+
+void H2Session::Stream::on_exchange_end() {
+  response_done_ = true;
+  if (!request_end_) request_end_ = true;  // the member did not wait for the rest of the body
+  release_member(true);
+  credit();
+  session_.codec_->submit_data(id_, nullptr, 0, true);
+}
+
+void H2Session::Stream::on_exchange_failed(ExchangeError error) {
+  exchange_.reset();  // over already: nothing to cancel
+  connector_.release_exchange(member_index_);
+  const bool nothing_back = !response_started_;
+  const bool unprocessed =
+      error == ExchangeError::kRefused || (error == ExchangeError::kLost && member_reused_ && first_response_byte_us_ == 0);
+  if (nothing_back && unprocessed && replayable_ && exchange_retries_ < kMaxExchangeRetries) {
+    // The member did not take the request (GOAWAY above its last stream id, REFUSED_STREAM, or
+    // a pooled connection that was already going): send it again, on another connection.
+    ++exchange_retries_;
+    evbuffer_drain(pending_.get(), evbuffer_get_length(pending_.get()));
+    evbuffer_add(pending_.get(), replay_.data(), replay_.size());
+    replay_.clear();
+    const auto& pool = snapshot_->shared->pools[pool_index_];
+    uint64_t hash = session_.peer_.hash_for(pool.config->lb_algorithm);
+    connector_.start(snapshot_.get(), pool_index_, hash, listener_->config->timeout_member_connect_ms, true,
+                     stickiness_.member());
+    return;
+  }
+  if (error == ExchangeError::kTimeout) {
+    respond_local(504, records::Termination::kMemberTimeout);
+  } else {
+    respond_local(502, records::Termination::kMemberReset);  // reset or lost: 502, or a cut
+  }
+}
+
 void H2Session::Stream::on_upstream_failed(records::Termination why) {
   record_.retries = connector_.retries();
   respond_local(why == records::Termination::kNoMember ? 503 : 502, why);
 }
 
+// The last chunk and the client's trailer section (empty without trailers).
+void H2Session::Stream::end_chunked_body() {
+  write_to_member("0\r\n", 3);
+  write_to_member(request_trailers_.data(), request_trailers_.size());
+  write_to_member("\r\n", 2);
+}
+
 void H2Session::Stream::write_to_member(const char* data, size_t length) {
-  evbuffer* out = member_ ? bufferevent_get_output(member_.get()) : pending_.get();
-  if (member_) member().stats->slot(worker_.index()).traffic.bytes_in.add(length);
-  evbuffer_add(out, data, length);
+  member().stats->slot(worker_.index()).traffic.bytes_in.add(length);
+  evbuffer_add(bufferevent_get_output(member_.get()), data, length);
 }
 
 void H2Session::Stream::on_request_data(const uint8_t* data, size_t length) {
@@ -330,6 +446,18 @@ void H2Session::Stream::on_request_data(const uint8_t* data, size_t length) {
   uncredited_ += length;
   if (response_done_ || ended_) {
     credit();  // answered already (locally, or the member did not wait): discard
+    return;
+  }
+  if (exchange_) {
+    send_to_exchange(data, length, false);
+    credit();
+    return;
+  }
+  if (!member_) {
+    // No member yet: keep the payload (the client's window bounds it), framed once the member's
+    // protocol is known.
+    evbuffer_add(pending_.get(), data, length);
+    remember_for_replay(data, length);
     return;
   }
   if (chunked_request_) {
@@ -347,11 +475,13 @@ void H2Session::Stream::on_request_data(const uint8_t* data, size_t length) {
 void H2Session::Stream::on_request_end() {
   if (request_end_) return;
   request_end_ = true;
-  if (chunked_request_ && !response_done_) {
-    write_to_member("0\r\n", 3);
-    write_to_member(request_trailers_.data(), request_trailers_.size());
-    write_to_member("\r\n", 2);
+  if (exchange_) {
+    if (!response_done_) send_to_exchange(nullptr, 0, true);  // h2 members get no request trailers
+    request_sent_ = true;
+    request_sent_us_ = worker_.now_us();
+    return;
   }
+  if (chunked_request_ && !response_done_ && member_) end_chunked_body();
   if (member_) {
     request_sent_ = true;
     request_sent_us_ = worker_.now_us();
@@ -379,7 +509,7 @@ void H2Session::Stream::on_request_error(uint16_t status) {
 // member is not keeping up (its output above the watermark; its write callback retries).
 void H2Session::Stream::credit() {
   if (uncredited_ == 0) return;
-  bool flowing = response_done_ || ended_ ||
+  bool flowing = response_done_ || ended_ || (exchange_ && !exchange_blocked_) ||
                  (member_ && evbuffer_get_length(bufferevent_get_output(member_.get())) < kHighWatermark);
   if (!flowing) return;
   size_t n = uncredited_;
@@ -583,12 +713,21 @@ void H2Session::Stream::abort(records::Termination why) {
 
 void H2Session::Stream::release_member(bool reusable) {
   connector_.cancel();
+  if (exchange_) {
+    exchange_.reset();  // resets the stream if it is still open
+    connector_.release_exchange(member_index_);
+  }
   if (!member_) return;
   connector_.release(std::move(member_), member_index_, reusable);
   member_paused_ = false;
 }
 
 void H2Session::Stream::on_response_writable() {
+  if (exchange_ && unconsumed_ > 0) {
+    exchange_->consume(unconsumed_);
+    unconsumed_ = 0;
+    return;
+  }
   if (!member_paused_ || !member_) return;
   member_paused_ = false;
   bufferevent_enable(member_.get(), EV_READ);

@@ -2,8 +2,10 @@
 // bufferevent may be either). Each stream is one transaction: routed like HttpSession (the
 // listener's default pool, the pool's balancer), sent to a member as HTTP/1.1 on a connection
 // from the worker's UpstreamPool (one request in flight per member connection, many member
-// connections per client connection), streamed both ways with backpressure (h2 flow control
-// towards the client, read watermarks towards members), one transaction record per stream.
+// connections per client connection), or, for a pool that speaks h2 to members, as a
+// MemberExchange on a shared h2 member connection (H2MemberPool); streamed both ways with
+// backpressure (h2 flow control towards the client, read watermarks or h2 windows towards
+// members), one transaction record per stream.
 //
 // Interim responses and trailers cross the h1/h2 boundary (RFC 9113 8.1, RFC 9110 15.2, 6.5):
 // - A member's 1xx (100 Continue, 103 Early Hints; 101 is refused with a 502) goes to the client

@@ -5,8 +5,10 @@
 
 #include "engine/proxy/h2_session.h"
 #include "engine/proxy/header_rules.h"
+#include "engine/proxy/h2_member_pool.h"
 #include "engine/proxy/inserted_headers.h"
 #include "engine/proxy/l7_request_facts.h"
+#include "engine/proxy/member_request.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/tls/client_certificate_info.h"
 #include "engine/tls/tls_transport.h"
@@ -15,23 +17,7 @@ namespace pharos::proxy {
 
 namespace {
 
-const char* reason_phrase(uint16_t status) {
-  switch (status) {
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 408: return "Request Timeout";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-  }
-  return "Error";
-}
-
+constexpr int kMaxExchangeRetries = 2;
 
 }  // namespace
 
@@ -185,6 +171,13 @@ void HttpSession::begin_transaction() {
   pool_index_ = route_request(*listener_, request_, request_.host, request_.target,
                               [this] { return &client_certificate(); }, &local);
   if (local.status == 0 && pool_index_ >= 0) choose_sticky_member(snapshot_->shared->pools[pool_index_]);
+  if (local.status == 0 && pool_index_ >= 0 &&
+      snapshot_->shared->pools[pool_index_].config->member_http != config::MemberHttp::kHttp1) {
+    neutral_request_ = version_neutral_request(request_);  // the head's views die with the drain
+  }
+  exchange_retries_ = 0;
+  body_sent_to_exchange_ = false;
+  request_chunks_.reset();
   evbuffer_drain(input, request_.head_bytes);
   request_body_.reset(request_.framing, request_.content_length);
   request_done_ = request_body_.done();
@@ -278,6 +271,220 @@ void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int memb
     set_client_timeout(false);
   } else {
     forward_request_body();
+  }
+}
+
+void HttpSession::on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) {
+  const auto& pool = snapshot_->shared->pools[pool_index_];
+  const auto& member = pool.members[member_index];
+  member_index_ = member_index;
+  member_reused_ = reused;
+  stickiness_.member_chosen(pool, member_index, worker_.now_us() / 1000000);
+  record_.member_id = member.config->id;
+  record_.connect_us = connector_.connect_us();
+  record_.retries = static_cast<uint8_t>(connector_.retries() + exchange_retries_);
+  http::RequestHead head = member_request_head(neutral_request_, *listener_, pool, peer_.text, tls_headers_,
+                                               member.endpoint_key);
+  exchange_ = connection.open(*this, head, request_done_, listener_->config->timeout_member_data_ms);
+  if (!exchange_) {
+    connector_.release_exchange(member_index);
+    respond_local(502, records::Termination::kConnectFailed);
+    return;
+  }
+  size_t head_bytes = head.method.size() + head.authority.size() + head.path.size();
+  for (const auto& header : head.headers) head_bytes += header.name.size() + header.value.size();
+  member.stats->slot(worker_.index()).traffic.bytes_in.add(head_bytes);
+  state_ = State::kExchanging;
+  response_chunked_ = false;
+  unconsumed_ = 0;
+  if (request_done_) {
+    request_sent_us_ = worker_.now_us();
+    set_client_timeout(false);
+    return;
+  }
+  // The member's interim responses do not cross the exchange: the engine says 100 itself.
+  if (request_.expect_continue && !body_sent_to_exchange_) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    bufferevent_write(client_.get(), kContinue.data(), kContinue.size());
+    record_.bytes_out += kContinue.size();
+  }
+  forward_request_body_to_exchange();
+}
+
+void HttpSession::forward_request_body_to_exchange() {
+  if (request_done_ || !exchange_) return;
+  evbuffer* input = bufferevent_get_input(client_.get());
+  auto& lslot = listener_->stats->slot(worker_.index());
+  auto& mslot = snapshot_->shared->pools[pool_index_].members[member_index_].stats->slot(worker_.index()).traffic;
+  const bool chunked = request_.framing == http1::BodyFraming::kChunked;
+  bool room = true;
+  while (!request_body_.done() && room) {
+    evbuffer_iovec chunk;
+    if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) break;
+    const char* data = static_cast<const char*>(chunk.iov_base);
+    auto step = request_body_.feed(data, chunk.iov_len);
+    if (step.error != http1::Error::kNone) {
+      record_.path = http1::error_name(step.error);
+      respond_local(400, records::Termination::kBadRequest);
+      return;
+    }
+    if (step.consumed == 0) break;
+    const char* payload = data;
+    size_t payload_length = step.consumed;
+    if (chunked) {
+      scratch_.clear();
+      request_chunks_.extract(data, step.consumed, &scratch_);
+      payload = scratch_.data();
+      payload_length = scratch_.size();
+    }
+    record_.bytes_in += step.consumed;
+    lslot.bytes_in.add(step.consumed);
+    mslot.bytes_in.add(payload_length);
+    body_sent_to_exchange_ = true;
+    room = exchange_->send_body(reinterpret_cast<const uint8_t*>(payload), payload_length, request_body_.done());
+    evbuffer_drain(input, step.consumed);
+    if (!exchange_) return;  // cannot happen inside send_body, but stay safe
+  }
+  if (request_body_.done()) {
+    request_done_ = true;
+    request_sent_us_ = worker_.now_us();
+    set_client_timeout(false);
+    if (response_done_) finish_transaction();
+    return;
+  }
+  if (!room) {
+    // The member's windows are shut: stop reading the client until the exchange drains.
+    bufferevent_disable(client_.get(), EV_READ);
+    client_reading_paused_ = true;
+  }
+}
+
+void HttpSession::on_exchange_writable() {
+  if (!client_reading_paused_) return;
+  client_reading_paused_ = false;
+  bufferevent_enable(client_.get(), EV_READ);
+  forward_request_body_to_exchange();
+}
+
+void HttpSession::on_exchange_response(http::ResponseHead member_head, bool end_stream) {
+  first_response_byte_us_ = worker_.now_us();
+  const uint16_t status = member_head.status;
+  const bool no_body = is_head_request_ || status == 204 || status == 304;
+  if (draining_) client_keep_alive_ = false;
+  std::string head;
+  head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(reason_phrase(status)).append("\r\n");
+  const auto& pool = snapshot_->shared->pools[pool_index_];
+  const uint64_t now_s = worker_.now_us() / 1000000;
+  std::string content_length;
+  size_t member_head_bytes = 0;
+  for (const auto& header : member_head.headers) {
+    member_head_bytes += header.name.size() + header.value.size();
+    if (is_connection_specific(header.name)) continue;
+    if (iequals(header.name, "content-length")) {
+      content_length = header.value;  // nghttp2 has checked it against the DATA
+      continue;
+    }
+    if (!listener_->hsts_value.empty() && iequals(header.name, "strict-transport-security")) continue;
+    stickiness_.response_header(pool, member_index_, header.name, header.value, now_s);
+    append_header(&head, header.name, header.value);
+  }
+  if (!listener_->hsts_value.empty()) append_header(&head, "Strict-Transport-Security", listener_->hsts_value);
+  if (!stickiness_.set_cookie().empty()) {
+    append_header(&head, "Set-Cookie", stickiness_.set_cookie());
+    append_header(&head, "Cache-Control", "private");
+  }
+  if (!content_length.empty()) {
+    append_header(&head, "Content-Length", content_length);
+  } else if (end_stream && !no_body) {
+    append_header(&head, "Content-Length", "0");
+  } else if (!no_body && !end_stream) {
+    if (request_.version_minor == 1) {
+      append_header(&head, "Transfer-Encoding", "chunked");
+      response_chunked_ = true;
+    } else {
+      client_keep_alive_ = false;  // HTTP/1.0 has no chunks: the close ends the body
+    }
+  }
+  if (!client_keep_alive_) {
+    append_header(&head, "Connection", "close");
+  } else if (request_.version_minor == 0) {
+    append_header(&head, "Connection", "keep-alive");
+  }
+  head.append("\r\n");
+  bufferevent_write(client_.get(), head.data(), head.size());
+  record_.status = status;
+  record_.bytes_out += head.size();
+  listener_->stats->slot(worker_.index()).bytes_out.add(head.size());
+  auto& mslot = pool.members[member_index_].stats->slot(worker_.index());
+  mslot.responses[static_cast<int>(stats::classify_status(status))].add(1);
+  mslot.traffic.bytes_out.add(member_head_bytes);
+  response_head_done_ = true;
+  if (end_stream) {
+    response_done_ = true;
+    member_keep_alive_ = true;  // the exchange ended cleanly; the connection is not ours anyway
+    if (!request_done_) client_keep_alive_ = false;  // the rest of the body is not read
+    finish_transaction();
+  }
+}
+
+void HttpSession::on_exchange_data(const uint8_t* data, size_t length) {
+  evbuffer* output = bufferevent_get_output(client_.get());
+  size_t written = length;
+  if (response_chunked_ && length > 0) {
+    char size_line[24];
+    int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", length);
+    evbuffer_add(output, size_line, static_cast<size_t>(n));
+    evbuffer_add(output, data, length);
+    evbuffer_add(output, "\r\n", 2);
+    written += static_cast<size_t>(n) + 2;
+  } else {
+    evbuffer_add(output, data, length);
+  }
+  record_.bytes_out += written;
+  listener_->stats->slot(worker_.index()).bytes_out.add(written);
+  snapshot_->shared->pools[pool_index_].members[member_index_].stats->slot(worker_.index()).traffic.bytes_out.add(length);
+  // The member's stream window reopens only as the client takes the body (on_client_write).
+  if (evbuffer_get_length(output) >= kHighWatermark) {
+    unconsumed_ += length;
+  } else if (exchange_) {
+    exchange_->consume(unconsumed_ + length);
+    unconsumed_ = 0;
+  }
+}
+
+void HttpSession::on_exchange_end() {
+  if (response_chunked_) {
+    static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+    bufferevent_write(client_.get(), kLastChunk.data(), kLastChunk.size());
+    record_.bytes_out += kLastChunk.size();
+    listener_->stats->slot(worker_.index()).bytes_out.add(kLastChunk.size());
+  }
+  response_done_ = true;
+  member_keep_alive_ = true;
+  if (!request_done_) client_keep_alive_ = false;  // the member did not wait for the whole body
+  finish_transaction();
+}
+
+void HttpSession::on_exchange_failed(ExchangeError error) {
+  exchange_.reset();  // over already: nothing to cancel
+  connector_.release_exchange(member_index_);
+  const bool unprocessed =
+      error == ExchangeError::kRefused || (error == ExchangeError::kLost && member_reused_ && first_response_byte_us_ == 0);
+  if (!response_head_done_ && unprocessed && !body_sent_to_exchange_ && exchange_retries_ < kMaxExchangeRetries) {
+    // The member did not take the request (GOAWAY above its last stream id, REFUSED_STREAM, or
+    // a pooled connection that was already going) and no body byte has left the client's
+    // buffer: send it again, on another connection.
+    ++exchange_retries_;
+    state_ = State::kConnecting;
+    const auto& pool = snapshot_->shared->pools[pool_index_];
+    connector_.start(snapshot_.get(), pool_index_, peer_.hash_for(pool.config->lb_algorithm),
+                     listener_->config->timeout_member_connect_ms, true, stickiness_.member());
+    return;
+  }
+  if (error == ExchangeError::kTimeout) {
+    respond_local(504, records::Termination::kMemberTimeout);
+  } else {
+    respond_local(502, records::Termination::kMemberReset);  // reset or lost: 502, or a cut
   }
 }
 
@@ -446,6 +653,10 @@ void HttpSession::forward_response_body() {
 
 void HttpSession::release_member(bool reusable) {
   connector_.cancel();
+  if (exchange_) {
+    exchange_.reset();  // resets the stream if it is still open
+    connector_.release_exchange(member_index_);
+  }
   if (!member_) return;
   connector_.release(std::move(member_), member_index_, reusable);
   member_reading_paused_ = false;
@@ -548,7 +759,13 @@ void HttpSession::on_client_read(bufferevent*, void* arg) {
   auto* self = static_cast<HttpSession*>(arg);
   switch (self->state_) {
     case State::kReadingHead: self->read_request_head(); break;
-    case State::kExchanging: self->forward_request_body(); break;
+    case State::kExchanging:
+      if (self->exchange_) {
+        self->forward_request_body_to_exchange();
+      } else {
+        self->forward_request_body();
+      }
+      break;
     default: break;  // connecting: bytes wait; closing: ignored
   }
 }
@@ -557,6 +774,12 @@ void HttpSession::on_client_write(bufferevent*, void* arg) {
   auto* self = static_cast<HttpSession*>(arg);
   if (self->state_ == State::kClosing) {
     if (evbuffer_get_length(bufferevent_get_output(self->client_.get())) == 0) self->close();
+    return;
+  }
+  if (self->exchange_ && self->unconsumed_ > 0) {
+    size_t n = self->unconsumed_;
+    self->unconsumed_ = 0;
+    self->exchange_->consume(n);
     return;
   }
   if (self->member_reading_paused_ && self->member_) {

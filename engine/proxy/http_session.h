@@ -1,6 +1,8 @@
 // One client connection on an HTTP listener: parses requests strictly, picks a member per
 // request, streams bodies both ways without buffering them whole, reuses member connections
-// through the worker's UpstreamPool, and emits one transaction record per request.
+// through the worker's UpstreamPool, and emits one transaction record per request. For a pool
+// that speaks h2 to members, the request goes as a MemberExchange (a stream on a shared h2
+// member connection) in the version-neutral model; HTTP/1 framing stays on the client side.
 #pragma once
 
 #include <memory>
@@ -10,9 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "engine/http/request.h"
 #include "engine/http1/parser.h"
 #include "engine/net/event_handles.h"
 #include "engine/net/socket_ops.h"
+#include "engine/proxy/chunk_payload.h"
+#include "engine/proxy/member_exchange.h"
 #include "engine/proxy/session_common.h"
 #include "engine/proxy/session_persistence.h"
 #include "engine/proxy/upstream_connector.h"
@@ -21,7 +26,7 @@
 
 namespace pharos::proxy {
 
-class HttpSession final : public Session, private UpstreamConnector::Observer {
+class HttpSession final : public Session, private UpstreamConnector::Observer, private MemberExchange::Receiver {
  public:
   // `connection` is the client's bufferevent: a socket, or a TLS transport over one.
   HttpSession(WorkerContext& worker, net::BufferEventPtr connection, ClientAddress client,
@@ -35,7 +40,17 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   enum class State { kReadingHead, kConnecting, kExchanging, kClosing, kClosed };
 
   void on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) override;
+  void on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) override;
   void on_upstream_failed(records::Termination why) override;
+
+  // MemberExchange::Receiver: an h2 member answers this HTTP/1.x request.
+  void on_exchange_response(http::ResponseHead head, bool end_stream) override;
+  void on_exchange_data(const uint8_t* data, size_t length) override;
+  void on_exchange_end() override;
+  void on_exchange_failed(ExchangeError error) override;
+  void on_exchange_writable() override;
+  // The request body towards the exchange (payload only; HTTP/1 framing stays here).
+  void forward_request_body_to_exchange();
 
   void read_request_head();
   // h2c prior knowledge: true when the caller must stop (handed over, or preface incomplete).
@@ -78,6 +93,16 @@ class HttpSession final : public Session, private UpstreamConnector::Observer {
   UpstreamConnector connector_;
   net::BufferEventPtr client_;
   net::BufferEventPtr member_;
+  // h2 members: the exchange of the current transaction, the request as the version-neutral
+  // model (built while the head is still in the input buffer), and the response framing.
+  std::unique_ptr<MemberExchange> exchange_;
+  http::RequestHead neutral_request_;
+  ChunkPayload request_chunks_;
+  std::string scratch_;
+  bool response_chunked_ = false;  // the client gets the h2 body chunked
+  bool body_sent_to_exchange_ = false;
+  size_t unconsumed_ = 0;  // h2 response body bytes not yet passed on to the client
+  int exchange_retries_ = 0;
   State state_ = State::kReadingHead;
   bool draining_ = false;
   bool client_eof_ = false;

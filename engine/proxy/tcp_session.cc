@@ -115,6 +115,11 @@ void TcpSession::on_upstream_connected(net::BufferEventPtr connection, int membe
   maybe_shutdown_write(*member_side_);
 }
 
+void TcpSession::on_upstream_h2(H2MemberConnection&, int member_index, bool) {
+  connector_.release_exchange(member_index);
+  on_upstream_failed(records::Termination::kInternal);
+}
+
 void TcpSession::on_upstream_failed(records::Termination why) {
   record_.retries = connector_.retries();
   listener_->stats->slot(worker_.index()).request_errors.add(1);

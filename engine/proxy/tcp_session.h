@@ -24,6 +24,8 @@ class TcpSession final : public Session, private UpstreamConnector::Observer {
  private:
   struct Side;
   void on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) override;
+  // Never for a TCP pool (the config loader keeps h2 to HTTP pools); refused if it were.
+  void on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) override;
   void on_upstream_failed(records::Termination why) override;
   void connect_member();
   void pump(Side& from, Side& to);

@@ -28,6 +28,8 @@ void UpstreamConnector::start(WorkerSnapshot* snapshot, int pool_index, uint64_t
 }
 
 void UpstreamConnector::cancel() {
+  if (waiting_h2_) worker_.h2_member_pool().cancel(*this);
+  waiting_h2_ = false;
   pending_.reset();
   current_member_ = -1;
 }
@@ -49,6 +51,35 @@ void UpstreamConnector::attempt() {
     --attempts_left_;
     tried_[index] = true;
     const MemberRuntime& member = pool.members[index];
+    connect_started_us_ = worker_.now_us();
+    if (pool.config->member_http != config::MemberHttp::kHttp1) {
+      H2Target target;
+      // Connections are shared within a pool and its TLS settings: a config that changes the
+      // pool's CA or certificate gets new ones (the context lives as long as they do).
+      target.key = pool.config->id + "|" + member.endpoint_key;
+      if (pool.tls) target.key += "|" + std::to_string(reinterpret_cast<uintptr_t>(pool.tls.get()));
+      if (!worker_.h2_member_pool().declined(target.key)) {
+        target.endpoint_key = member.endpoint_key;
+        target.address = member.address;
+        target.address_length = member.address_length;
+        target.tls = pool.tls;
+        target.stats = member.stats;
+        target.connect_timeout_ms = connect_timeout_ms_;
+        H2MemberPool::Acquired got = worker_.h2_member_pool().acquire(target, *this);
+        if (got.ready != nullptr) {
+          snapshot_->balancers[pool_index_]->on_connection_open(index);
+          observer_.on_upstream_h2(*got.ready, index, true);
+          return;
+        }
+        if (got.waiting) {
+          current_member_ = index;
+          waiting_h2_ = true;
+          return;  // the pool calls back (on_h2_*)
+        }
+        ++retries_;  // counted as the member's connect failure by the pool
+        continue;
+      }
+    }
     if (reuse_idle_) {
       if (auto idle = worker_.upstream_pool().take(member.endpoint_key)) {
         count_open(index, true);
@@ -56,30 +87,7 @@ void UpstreamConnector::attempt() {
         return;
       }
     }
-    connect_started_us_ = worker_.now_us();
-    pending_.reset(bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE));
-    current_member_ = index;
-    if (pending_ &&
-        bufferevent_socket_connect(pending_.get(), reinterpret_cast<const sockaddr*>(&member.address),
-                                   static_cast<int>(member.address_length)) == 0) {
-      if (pool.tls) {
-        // Re-encryption: "connected" means the TLS handshake is done (and the member's
-        // certificate verified when the pool has a CA); the connect timeout bounds both.
-        tls::TlsTransportOptions options;
-        options.report_connected = true;
-        options.encrypt_at_flush = true;  // adopted by the worker's WriteCoalescer once connected
-        pending_ = tls::make_tls_bufferevent(worker_.base(), std::move(pending_),
-                                             pool.tls->new_connection("", member.endpoint_key),
-                                             tls::TlsRole::kClient, std::move(options));
-      }
-      if (pending_) {
-        bufferevent_setcb(pending_.get(), nullptr, nullptr, &UpstreamConnector::on_connect_event, this);
-        timeval timeout = net::timeval_from_ms(connect_timeout_ms_);
-        bufferevent_set_timeouts(pending_.get(), &timeout, &timeout);
-        return;  // completion arrives in on_connect_event
-      }
-    }
-    pending_.reset();
+    if (connect_http1(index)) return;  // completion arrives in on_connect_event
     member.stats->slot(worker_.index()).connect_failures.add(1);
     ++retries_;
   }
@@ -87,6 +95,73 @@ void UpstreamConnector::attempt() {
   for (bool t : tried_) any_tried = any_tried || t;
   observer_.on_upstream_failed(any_tried ? records::Termination::kConnectFailed
                                          : records::Termination::kNoMember);
+}
+
+bool UpstreamConnector::connect_http1(int index) {
+  const PoolRuntime& pool = snapshot_->shared->pools[pool_index_];
+  const MemberRuntime& member = pool.members[index];
+  pending_.reset(bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE));
+  current_member_ = index;
+  if (pending_ &&
+      bufferevent_socket_connect(pending_.get(), reinterpret_cast<const sockaddr*>(&member.address),
+                                 static_cast<int>(member.address_length)) == 0) {
+    if (pool.tls) {
+      // Re-encryption: "connected" means the TLS handshake is done (and the member's
+      // certificate verified when the pool has a CA); the connect timeout bounds both.
+      tls::TlsTransportOptions options;
+      options.report_connected = true;
+      options.encrypt_at_flush = true;  // adopted by the worker's WriteCoalescer once connected
+      pending_ = tls::make_tls_bufferevent(worker_.base(), std::move(pending_),
+                                           pool.tls->new_connection("", member.endpoint_key),
+                                           tls::TlsRole::kClient, std::move(options));
+    }
+    if (pending_) {
+      bufferevent_setcb(pending_.get(), nullptr, nullptr, &UpstreamConnector::on_connect_event, this);
+      timeval timeout = net::timeval_from_ms(connect_timeout_ms_);
+      bufferevent_set_timeouts(pending_.get(), &timeout, &timeout);
+      return true;
+    }
+  }
+  pending_.reset();
+  current_member_ = -1;
+  return false;
+}
+
+void UpstreamConnector::on_h2_ready(H2MemberConnection& connection) {
+  waiting_h2_ = false;
+  int index = current_member_;
+  current_member_ = -1;
+  connect_us_ = static_cast<uint32_t>(worker_.now_us() - connect_started_us_);
+  snapshot_->balancers[pool_index_]->on_connection_open(index);
+  observer_.on_upstream_h2(connection, index, false);
+}
+
+void UpstreamConnector::on_h2_failed() {
+  waiting_h2_ = false;
+  current_member_ = -1;
+  ++retries_;
+  attempt();
+}
+
+void UpstreamConnector::on_h2_declined(net::BufferEventPtr connection) {
+  waiting_h2_ = false;
+  int index = current_member_;
+  if (connection) {
+    current_member_ = -1;
+    connect_us_ = static_cast<uint32_t>(worker_.now_us() - connect_started_us_);
+    count_open(index, false);
+    observer_.on_upstream_connected(std::move(connection), index, false);
+    return;
+  }
+  // Another transaction got that connection: this one connects to the member with HTTP/1.1.
+  if (connect_http1(index)) return;
+  snapshot_->shared->pools[pool_index_].members[index].stats->slot(worker_.index()).connect_failures.add(1);
+  ++retries_;
+  attempt();
+}
+
+void UpstreamConnector::release_exchange(int member_index) {
+  snapshot_->balancers[pool_index_]->on_connection_close(member_index);
 }
 
 void UpstreamConnector::count_open(int member_index, bool reused) {

@@ -22,6 +22,7 @@ struct TransactionRecord;
 namespace pharos::proxy {
 
 class UpstreamPool;
+class H2MemberPool;
 
 // A snapshot as one worker uses it: the shared immutable config plus this worker's balancers
 // (balancers keep per-thread state, so each worker has its own).
@@ -57,6 +58,8 @@ class WorkerContext {
   // Sends what a loop turn wrote to a connection in one write at the end of the turn; every
   // client and member connection is adopted by it (see engine/net/write_coalescer.h).
   virtual net::WriteCoalescer& write_coalescer() = 0;
+  // This worker's h2 connections to members, shared by its sessions.
+  virtual H2MemberPool& h2_member_pool() = 0;
   virtual void emit(const records::TransactionRecord& record) = 0;
   virtual bool draining() const = 0;
   // The newest snapshot; a keep-alive session moves to it between transactions.

@@ -767,13 +767,53 @@ TEST(LoadConfigTls, PoolReencryption) {
   json h2 = base();
   h2["pools"][0]["tls_enabled"] = true;
   h2["pools"][0]["alpn_protocols"] = {"http/1.1", "h2"};
-  EXPECT_EQ(paths(load_config(h2)), (Paths{"/pools/0/alpn_protocols/1"}));
+  result = load_config(h2);
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  EXPECT_EQ(result.config->pools[0].member_http, MemberHttp::kH2Negotiated);
+  EXPECT_EQ(result.config->pools[0].tls->alpn_protocols, (std::vector<std::string>{"http/1.1", "h2"}));
 
   json tcp = base();
   tcp["listeners"][0]["protocol"] = "TCP";
   tcp["pools"][0]["protocol"] = "TCP";
   tcp["pools"][0]["tls_enabled"] = true;
   EXPECT_EQ(paths(load_config(tcp)), (Paths{"/pools/0/tls_enabled"}));
+}
+
+TEST(LoadConfigTls, MemberHttpVersionFromAlpnProtocols) {
+  json doc = base();
+  auto result = load_config(doc);
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  EXPECT_EQ(result.config->pools[0].member_http, MemberHttp::kHttp1);  // the default
+
+  // No TLS: h2 first is h2c with prior knowledge; h2 later keeps HTTP/1.1 (the member's
+  // preference cannot be negotiated without ALPN).
+  doc["pools"][0]["alpn_protocols"] = {"h2", "http/1.1"};
+  result = load_config(doc);
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  EXPECT_EQ(result.config->pools[0].member_http, MemberHttp::kH2PriorKnowledge);
+  EXPECT_FALSE(result.config->pools[0].tls.has_value());
+  doc["pools"][0]["alpn_protocols"] = {"http/1.1", "h2"};
+  result = load_config(doc);
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  EXPECT_EQ(result.config->pools[0].member_http, MemberHttp::kHttp1);
+
+  // TLS: ALPN decides; no h2 offered means HTTP/1.1.
+  doc["pools"][0]["tls_enabled"] = true;
+  doc["pools"][0]["alpn_protocols"] = {"h2"};
+  result = load_config(doc);
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  EXPECT_EQ(result.config->pools[0].member_http, MemberHttp::kH2Negotiated);
+  doc["pools"][0]["alpn_protocols"] = {"http/1.1"};
+  result = load_config(doc);
+  ASSERT_TRUE(result.ok()) << format_errors(result.errors);
+  EXPECT_EQ(result.config->pools[0].member_http, MemberHttp::kHttp1);
+
+  // h2 needs an HTTP pool.
+  json tcp = base();
+  tcp["listeners"][0]["protocol"] = "TCP";
+  tcp["pools"][0]["protocol"] = "TCP";
+  tcp["pools"][0]["alpn_protocols"] = {"h2"};
+  EXPECT_EQ(paths(load_config(tcp)), (Paths{"/pools/0/alpn_protocols/0"}));
 }
 
 TEST(LoadConfigTls, H2cOnHttpListenersAndHttp2Limits) {
