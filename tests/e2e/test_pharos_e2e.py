@@ -10,7 +10,8 @@ API time; HTTP_COOKIE session persistence set and unset with `pool set/unset`;
 listener timeouts and a member weight changed under a request in flight;
 a member going ERROR and back ONLINE; cascade delete leaving no
 process or namespace. Stops only what it started. Bounded by
-PHAROS_E2E_BUDGET seconds (default 900) and per-command timeouts.
+PHAROS_E2E_BUDGET seconds (default 1500, the three e2e modules together)
+and per-command timeouts.
 """
 import json
 import os
@@ -32,7 +33,7 @@ LBNET = os.path.join(DEVSTACK, 'lbnet.sh')
 BUILD = os.environ.get('PHAROS_BUILD_DIR', os.path.join(REPO, 'build'))
 STATE = os.environ.get('PHAROS_STATE_DIR', os.path.join(REPO, '.state'))
 DEMO_BACKEND = os.path.join(BUILD, 'bin', 'pharos-demo-backend')
-BUDGET = float(os.environ.get('PHAROS_E2E_BUDGET', '900'))
+BUDGET = float(os.environ.get('PHAROS_E2E_BUDGET', '1500'))
 T0 = time.monotonic()
 TIMINGS = {}
 

@@ -241,7 +241,9 @@ TEST_F(H2MembersTest, H2cMemberServesHttp1AndH2ClientsOnOneConnection) {
     EXPECT_EQ(record.status, 200);
     EXPECT_EQ(record.termination, records::Termination::kNormal);
     if (record.http2) ++h2_clients;
-    if (record.path == "/big.bin") EXPECT_GT(record.bytes_out, 2u << 20);
+    if (record.path == "/big.bin") {
+      EXPECT_GT(record.bytes_out, 2u << 20);
+    }
     if (record.path == "/echo") {
       EXPECT_GT(record.bytes_in, 1u << 20);
       EXPECT_GT(record.bytes_out, 1u << 20);
