@@ -104,7 +104,12 @@ def cloud():
     if not was_pharos:
         # (a cloud running without pharos is restarted with it, and put back after)
         t = time.monotonic()
-        run(PROVIDER, 'start', timeout=600)
+        try:
+            run(PROVIDER, 'start', timeout=600)
+        except BaseException:
+            # A start that failed or ran out of time may have started some services: end them.
+            subprocess.run([LOCALCLOUD, 'stop'], timeout=120)
+            raise
         TIMINGS['cloud start'] = time.monotonic() - t
     yield
     if not was_pharos:

@@ -66,7 +66,12 @@ def cloud():
     started = False
     if not up:
         t = time.monotonic()
-        run(LOCALCLOUD, 'start', timeout=400)
+        try:
+            run(LOCALCLOUD, 'start', timeout=400)
+        except BaseException:
+            # A start that failed or ran out of time may have started some services: end them.
+            subprocess.run([LOCALCLOUD, 'stop'], timeout=120)
+            raise
         print('localcloud start took %.1fs' % (time.monotonic() - t))
         started = True
     yield
