@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "engine/lb/balancer.h"
+#include "engine/net/socket_reader.h"
 #include "engine/proxy/http_session.h"
 #include "engine/proxy/tcp_session.h"
 #include "engine/tls/server_context.h"
@@ -189,6 +190,7 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
     }
     if (!connection) return;  // out of memory; the socket went with the failed bufferevent
     write_coalescer_->adopt(connection.get());
+    net::read_directly(connection.get());
     session = std::make_unique<proxy::HttpSession>(*this, std::move(connection), std::move(client), current_, &listener);
   } else {
     session = std::make_unique<proxy::TcpSession>(*this, net::UniqueFd(fd), std::move(client), current_, &listener);
