@@ -1,5 +1,10 @@
 #include "engine/net/write_coalescer.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+
 namespace pharos::net {
 
 namespace {
@@ -89,6 +94,40 @@ void WriteCoalescer::flush() {
 }
 
 namespace {
+
+// Most chains one send takes (libevent's own writev takes up to 128).
+constexpr int kMaxSendChains = 64;
+
+// Sends what `output` holds, kMaxSendChains chains per sendmsg, until it is empty or the
+// socket takes less than it was offered; what was sent is drained. sendmsg rather than
+// libevent's writev: a socket write through the VFS costs a few percent more kernel time per
+// call (vfs_writev, fdget_pos) for the same bytes. A failure leaves the output as it is, for
+// libevent's own write to meet and report.
+void send_output(evbuffer* output, evutil_socket_t fd) {
+  evbuffer_iovec chains[kMaxSendChains];
+  iovec vectors[kMaxSendChains];
+  for (;;) {
+    int count = std::min(evbuffer_peek(output, -1, nullptr, chains, kMaxSendChains), kMaxSendChains);
+    if (count <= 0) return;
+    size_t offered = 0;
+    for (int i = 0; i < count; ++i) {
+      vectors[i] = iovec{chains[i].iov_base, chains[i].iov_len};
+      offered += chains[i].iov_len;
+    }
+    msghdr message{};
+    message.msg_iov = vectors;
+    message.msg_iovlen = static_cast<size_t>(count);
+    ssize_t sent = sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent <= 0) return;
+    // A socket bufferevent keeps the front of its output frozen against its owner; libevent's
+    // own write unfreezes it around the write in the same way.
+    evbuffer_unfreeze(output, 1);
+    evbuffer_drain(output, static_cast<size_t>(sent));
+    evbuffer_freeze(output, 1);
+    if (static_cast<size_t>(sent) < offered) return;  // the socket is full
+  }
+}
+
 // libevent clears the callbacks of a bufferevent its owner freed.
 bool freed_by_owner(bufferevent* bev) {
   bufferevent_data_cb readcb = nullptr;
@@ -114,13 +153,7 @@ void WriteCoalescer::write_out(bufferevent* socket) {
     return;
   }
   evutil_socket_t fd = bufferevent_getfd(socket);
-  if (fd >= 0) {
-    // A socket bufferevent keeps the front of its output frozen against its owner; libevent's
-    // own write unfreezes it around the write in the same way.
-    evbuffer_unfreeze(output, 1);
-    evbuffer_write(output, fd);  // one writev of everything the turn queued
-    evbuffer_freeze(output, 1);
-  }
+  if (fd >= 0) send_output(output, fd);
   if (evbuffer_get_length(output) > 0) {
     // The socket is full, or failed: libevent waits for EPOLLOUT, or reports the error.
     bufferevent_enable(socket, EV_WRITE);

@@ -6,7 +6,7 @@
 // every response and every forwarded request. An adopted bufferevent keeps EV_WRITE disabled
 // while its output is empty. When something is added to its output (by the owner, or by the
 // TLS transport encrypting into the socket it wraps), the bufferevent is queued; a per-worker
-// event that runs after every callback of the turn writes each queued output with one writev.
+// event that runs after every callback of the turn writes each queued output with one sendmsg.
 // If the socket takes it all, nothing was registered with epoll (the worker's base uses the
 // epoll changelist, so an add and a remove within one turn cost nothing) and the write callback
 // runs as libevent would have run it. If the socket takes only part, or fails, EV_WRITE is

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace pharos::net {
 namespace {
@@ -93,6 +94,23 @@ TEST_F(WriteCoalescerTest, WhatATurnWritesLeavesAtItsEndTogether) {
   EXPECT_EQ(bufferevent_get_enabled(bev_) & EV_WRITE, 0);  // never asked epoll for EPOLLOUT
   EXPECT_EQ(write_callbacks_, 1);  // as libevent runs it after its own write
   EXPECT_EQ(coalescer_->queued(), 0u);
+}
+
+TEST_F(WriteCoalescerTest, AnOutputOfManyChainsLeavesWholeInOneTurn) {
+  // Each evbuffer_add_reference is a chain of its own: 300 of them are more than one sendmsg
+  // takes, and the socket has room for all of them.
+  std::vector<std::string> pieces;
+  for (int i = 0; i < 300; ++i) pieces.push_back("piece-" + std::to_string(i) + ";");
+  std::string expected;
+  for (const std::string& piece : pieces) expected += piece;
+  run_turn([&] {
+    for (const std::string& piece : pieces) {
+      evbuffer_add_reference(bufferevent_get_output(bev_), piece.data(), piece.size(), nullptr, nullptr);
+    }
+  });
+  EXPECT_EQ(read_peer(), expected);
+  EXPECT_EQ(bufferevent_get_enabled(bev_) & EV_WRITE, 0) << "sent in the turn, not left to EPOLLOUT";
+  EXPECT_EQ(write_callbacks_, 1);
 }
 
 TEST_F(WriteCoalescerTest, AFullSocketFallsBackToLibevent) {
