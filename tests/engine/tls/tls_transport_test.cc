@@ -725,16 +725,36 @@ TEST(TlsTransport, FreeingInsideTheHandshakeCallbackIsSafe) {
   EXPECT_EQ(peer.received, "");
 }
 
+// A server transport on one end of a socket pair, on a loop with the worker's WriteCoalescer;
+// with encrypt_at_flush the coalescer adopts it, as a worker does.
+struct CoalescedServer {
+  explicit CoalescedServer(uint16_t version)
+      : sctx(server_ctx(test_pki().server_ecdsa, version)), cctx(client_ctx(test_pki().ca, version)) {}
+
+  // The transport on sockets.transport; `ssl` defaults to a fresh one from sctx.
+  net::BufferEventPtr wrap(bool encrypt_at_flush, bssl::UniquePtr<SSL> ssl = nullptr) {
+    if (!ssl) ssl.reset(SSL_new(sctx.get()));
+    TlsTransportOptions options;
+    options.encrypt_at_flush = encrypt_at_flush;
+    net::BufferEventPtr bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
+                                                   std::move(ssl), TlsRole::kServer, std::move(options));
+    if (encrypt_at_flush) coalescer.adopt(bev.get());
+    return bev;
+  }
+
+  bssl::UniquePtr<SSL_CTX> sctx;
+  bssl::UniquePtr<SSL_CTX> cctx;
+  Loop loop;
+  net::WriteCoalescer coalescer{loop.base()};
+  SocketPair sockets;
+};
+
 // The session writes a large response and frees the bufferevent at once: the transport still
 // delivers all of it, then close_notify, in the background.
 // The session writes a large answer and frees the bufferevent in the same callback.
 void free_after_write_delivers_everything(uint16_t version, bool encrypt_at_flush) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, version);
-  auto cctx = client_ctx(pki.ca, version);
-  Loop loop;
-  net::WriteCoalescer coalescer(loop.base());
-  SocketPair sockets;
+  CoalescedServer server(version);
+  Loop& loop = server.loop;
   const std::string response(3 * 1024 * 1024, 'r');
   net::BufferEventPtr bev;
   struct Ctx {
@@ -742,11 +762,7 @@ void free_after_write_delivers_everything(uint16_t version, bool encrypt_at_flus
     const std::string* response;
     bool freed = false;
   } ctx{&bev, &response};
-  TlsTransportOptions options;
-  options.encrypt_at_flush = encrypt_at_flush;
-  bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                             bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer, std::move(options));
-  if (encrypt_at_flush) coalescer.adopt(bev.get());
+  bev = server.wrap(encrypt_at_flush);
   bufferevent_setcb(
       bev.get(),
       [](bufferevent* b, void* arg) {
@@ -760,7 +776,8 @@ void free_after_write_delivers_everything(uint16_t version, bool encrypt_at_flus
   bufferevent_enable(bev.get(), EV_READ);
   PeerResult peer;
   std::thread client([&] {
-    peer = run_blocking_client(sockets.peer, cctx.get(), "GET", response.size() + 1, ClientClose::kTruncate);
+    peer = run_blocking_client(server.sockets.peer, server.cctx.get(), "GET", response.size() + 1,
+                               ClientClose::kTruncate);
   });
   EXPECT_TRUE(loop.run_until([&] { return ctx.freed; }));
   EXPECT_TRUE(loop.run_until([&] { return tls_lingering_count(loop.base()) == 0; }));
@@ -1124,22 +1141,14 @@ struct RecordCounter {
 
 // The server answers "GET" with a head and a body written separately, as an HTTP session does.
 int records_for_one_answer(bool encrypt_at_flush) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_2_VERSION);
-  SSL_CTX_set_options(sctx.get(), SSL_OP_NO_TICKET);
-  auto cctx = client_ctx(pki.ca, TLS1_2_VERSION);
-  Loop loop;
-  net::WriteCoalescer coalescer(loop.base());
-  SocketPair sockets;
+  CoalescedServer server(TLS1_2_VERSION);
+  SSL_CTX_set_options(server.sctx.get(), SSL_OP_NO_TICKET);
+  Loop& loop = server.loop;
   RecordCounter counter;
-  bssl::UniquePtr<SSL> ssl(SSL_new(sctx.get()));
+  bssl::UniquePtr<SSL> ssl(SSL_new(server.sctx.get()));
   SSL_set_msg_callback(ssl.get(), &RecordCounter::on_message);
   SSL_set_msg_callback_arg(ssl.get(), &counter);
-  TlsTransportOptions options;
-  options.encrypt_at_flush = encrypt_at_flush;
-  net::BufferEventPtr bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                                 std::move(ssl), TlsRole::kServer, std::move(options));
-  if (encrypt_at_flush) coalescer.adopt(bev.get());
+  net::BufferEventPtr bev = server.wrap(encrypt_at_flush, std::move(ssl));
   bool answered = false;
   struct Ctx {
     bool* answered;
@@ -1155,7 +1164,9 @@ int records_for_one_answer(bool encrypt_at_flush) {
       nullptr, nullptr, &ctx);
   bufferevent_enable(bev.get(), EV_READ);
   PeerResult peer;
-  std::thread client([&] { peer = run_blocking_client(sockets.peer, cctx.get(), "GET", 42, ClientClose::kTruncate); });
+  std::thread client([&] {
+    peer = run_blocking_client(server.sockets.peer, server.cctx.get(), "GET", 42, ClientClose::kTruncate);
+  });
   EXPECT_TRUE(loop.run_until([&] { return answered && evbuffer_get_length(bufferevent_get_output(bufferevent_get_underlying(bev.get()))) == 0; }));
   client.join();
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
@@ -1170,24 +1181,14 @@ TEST(TlsTransportEncryptAtFlush, WhatOneTurnWritesBecomesOneRecord) {
 }
 
 TEST(TlsTransportEncryptAtFlush, FiveMegabytesBothWaysWithBackpressure) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  net::WriteCoalescer coalescer(loop.base());
-  SocketPair sockets;
+  CoalescedServer server(TLS1_3_VERSION);
   EchoSession session;
-  TlsTransportOptions options;
-  options.encrypt_at_flush = true;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer,
-                                     std::move(options));
-  coalescer.adopt(session.bev.get());
+  session.bev = server.wrap(true);
   session.attach();
   const auto payload = pattern(5 * 1024 * 1024, 11);
   PeerResult peer;
-  std::thread client([&] { peer = run_streaming_client(sockets.peer, cctx.get(), payload); });
-  EXPECT_TRUE(loop.run_until([&] { return session.ended; }, 60000));
+  std::thread client([&] { peer = run_streaming_client(server.sockets.peer, server.cctx.get(), payload); });
+  EXPECT_TRUE(server.loop.run_until([&] { return session.ended; }, 60000));
   client.join();
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
   EXPECT_TRUE(peer.data_matches) << "received " << peer.received << " bytes; " << peer.error;
