@@ -635,36 +635,47 @@ void IntegrationTest::TearDown() {
   processes_.clear();
 }
 
-Member IntegrationTest::start_member(const std::string& name, bool tcp_echo, const std::string& address) {
-  Member member;
-  member.name = name;
-  for (int attempt = 0; attempt < 5 && member.process == nullptr; ++attempt) {
-    uint16_t port = free_port(address.c_str());
-    std::vector<std::string> argv{backend_binary(), "--port", std::to_string(port), "--address", address,
-                                  "--name", name};
-    if (tcp_echo) argv.push_back("--tcp-echo");
+Member IntegrationTest::start_server(const std::string& label,
+                                     const std::function<std::vector<std::string>(uint16_t port)>& argv_for,
+                                     const std::string& address, uint16_t port) {
+  Member server;
+  server.name = label;
+  for (int attempt = 0; attempt < 5 && server.process == nullptr; ++attempt) {
+    uint16_t listen_port = port != 0 ? port : free_port(address.c_str());
+    std::vector<std::string> argv = argv_for(listen_port);
     auto process = std::make_unique<ChildProcess>();
-    if (!process->spawn(argv, dir_.file("member-" + name + "-" + std::to_string(++spawned_) + ".log"))) {
-      continue;
-    }
+    if (!process->spawn(argv, dir_.file(label + "-" + std::to_string(++spawned_) + ".log"))) continue;
     ChildProcess* raw = process.get();
     processes_.push_back(std::move(process));
     bool ready = wait_until(
         [&] {
           if (!raw->running()) return true;
-          int fd = connect_tcp(address, port);
+          int fd = connect_tcp(address, listen_port);
           if (fd < 0) return false;
           ::close(fd);
           return true;
         },
         5000);
     if (ready && raw->running()) {
-      member.port = port;
-      member.process = raw;
+      server.port = listen_port;
+      server.process = raw;
     }
-    // Otherwise the port was taken meanwhile (the member exited): try another one.
   }
-  EXPECT_NE(member.process, nullptr) << "member " << name << " did not start";
+  if (server.process == nullptr) ADD_FAILURE() << label << " did not start";
+  return server;
+}
+
+Member IntegrationTest::start_member(const std::string& name, bool tcp_echo, const std::string& address) {
+  Member member = start_server(
+      "member-" + name,
+      [&](uint16_t port) {
+        std::vector<std::string> argv{backend_binary(), "--port", std::to_string(port), "--address", address,
+                                      "--name", name};
+        if (tcp_echo) argv.push_back("--tcp-echo");
+        return argv;
+      },
+      address);
+  member.name = name;
   return member;
 }
 

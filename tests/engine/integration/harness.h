@@ -281,6 +281,13 @@ class IntegrationTest : public ::testing::Test {
   HttpSetup start_http_setup(const std::string& algorithm = "ROUND_ROBIN",
                              const std::function<void(json&)>& adjust = {});
 
+  // Starts the program `argv_for(port)` names (it may write files the program needs) on a free
+  // port of `address`, or on `port` when nonzero, and waits until that port accepts; when the
+  // program exits first (the port was taken meanwhile) it tries again. `label` names the log
+  // and the failure; `process` is null (with a test failure) when it did not come up.
+  Member start_server(const std::string& label,
+                      const std::function<std::vector<std::string>(uint16_t port)>& argv_for,
+                      const std::string& address = "127.0.0.1", uint16_t port = 0);
   // A pharos-demo-backend on a free port, ready (accepting) when this returns.
   Member start_member(const std::string& name, bool tcp_echo = false,
                       const std::string& address = "127.0.0.1");
