@@ -20,7 +20,12 @@ struct StatementFinalizer {
 using DbHandle = std::unique_ptr<sqlite3, SqliteCloser>;
 using StatementHandle = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
 
-// One prepared statement; bind by 1-based index, then step(). Errors are read from db.
+// Bytes bound as a BLOB rather than TEXT.
+struct Blob {
+  std::string_view bytes;
+};
+
+// One prepared statement; bind its parameters, then step(). Errors are read from db.
 class Statement {
  public:
   Statement(sqlite3* db, std::string_view sql) : db_(db) {
@@ -30,19 +35,12 @@ class Statement {
   }
   bool prepared() const { return rc_ == SQLITE_OK && stmt_ != nullptr; }
 
-  Statement& bind(int index, int64_t value) {
-    track(sqlite3_bind_int64(stmt_.get(), index, value));
-    return *this;
-  }
-  Statement& bind(int index, std::string_view value) {
-    track(sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()),
-                            SQLITE_TRANSIENT));
-    return *this;
-  }
-
-  Statement& bind_blob(int index, std::string_view value) {
-    track(sqlite3_bind_blob(stmt_.get(), index, value.data(), static_cast<int>(value.size()),
-                            SQLITE_TRANSIENT));
+  // Binds `values` to ?1, ?2, ... in order: int64_t as INTEGER, strings as TEXT, Blob as BLOB.
+  // The first failure is kept and returned by step().
+  template <typename... Values>
+  Statement& bind(const Values&... values) {
+    int index = 0;
+    (bind_one(++index, values), ...);
     return *this;
   }
 
@@ -68,6 +66,16 @@ class Statement {
   std::string error() const { return sqlite3_errmsg(db_); }
 
  private:
+  void bind_one(int index, int64_t value) { track(sqlite3_bind_int64(stmt_.get(), index, value)); }
+  void bind_one(int index, std::string_view value) {
+    track(sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()),
+                            SQLITE_TRANSIENT));
+  }
+  void bind_one(int index, Blob value) {
+    track(sqlite3_bind_blob(stmt_.get(), index, value.bytes.data(),
+                            static_cast<int>(value.bytes.size()), SQLITE_TRANSIENT));
+  }
+
   void track(int rc) {
     if (rc_ == SQLITE_OK) rc_ = rc;
   }

@@ -127,7 +127,7 @@ Status StateStore::record_config(uint64_t version, std::string_view document, in
   Statement insert(db_.get(),
                    "INSERT OR REPLACE INTO config_versions (version, document, sha256, accepted_at) "
                    "VALUES (?1, ?2, ?3, ?4)");
-  insert.bind(1, static_cast<int64_t>(version)).bind(2, document).bind(3, digest).bind(4, now_unix);
+  insert.bind(static_cast<int64_t>(version), document, digest, now_unix);
   Status status = step_done(insert, db_.get(), "recording config");
   if (status) {
     Statement trim(db_.get(),
@@ -161,15 +161,15 @@ Status StateStore::put_certificate(const CertificateMeta& m) {
                  " sha256 = excluded.sha256, subject = excluded.subject,"
                  " not_after = excluded.not_after, has_key = excluded.has_key,"
                  " size_bytes = excluded.size_bytes, updated_at = excluded.updated_at");
-  stmt.bind(1, m.id).bind(2, m.sha256).bind(3, m.subject).bind(4, m.not_after)
-      .bind(5, int64_t{m.has_key ? 1 : 0}).bind(6, m.size_bytes).bind(7, m.updated_at);
+  stmt.bind(m.id, m.sha256, m.subject, m.not_after, int64_t{m.has_key ? 1 : 0}, m.size_bytes,
+            m.updated_at);
   return step_done(stmt, db_.get(), "recording certificate");
 }
 
 Result<bool> StateStore::delete_certificate(std::string_view id) {
   std::lock_guard lock(mu_);
   Statement stmt(db_.get(), "DELETE FROM certificates WHERE id = ?1");
-  stmt.bind(1, id);
+  stmt.bind(id);
   if (auto s = step_done(stmt, db_.get(), "deleting certificate"); !s) return s.error();
   return sqlite3_changes(db_.get()) > 0;
 }
@@ -177,7 +177,7 @@ Result<bool> StateStore::delete_certificate(std::string_view id) {
 Result<std::optional<CertificateMeta>> StateStore::get_certificate(std::string_view id) {
   std::lock_guard lock(mu_);
   Statement stmt(db_.get(), std::string(kCertColumns) + " WHERE id = ?1");
-  stmt.bind(1, id);
+  stmt.bind(id);
   const int rc = stmt.step();
   if (rc == SQLITE_DONE) return std::optional<CertificateMeta>();
   if (rc != SQLITE_ROW) return io_error(db_.get(), "reading certificate");
@@ -198,7 +198,7 @@ Result<bool> StateStore::set_member_status(std::string_view member_id, std::stri
                                            int64_t now_unix) {
   std::lock_guard lock(mu_);
   Statement read(db_.get(), "SELECT operating_status FROM member_health WHERE member_id = ?1");
-  read.bind(1, member_id);
+  read.bind(member_id);
   const int rc = read.step();
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return io_error(db_.get(), "reading member health");
   const bool changed = rc == SQLITE_DONE || read.column_text(0) != status;
@@ -208,7 +208,7 @@ Result<bool> StateStore::set_member_status(std::string_view member_id, std::stri
                   " operating_status = excluded.operating_status, updated_at = excluded.updated_at,"
                   " changed_at = CASE WHEN member_health.operating_status = excluded.operating_status"
                   "   THEN member_health.changed_at ELSE excluded.changed_at END");
-  write.bind(1, member_id).bind(2, status).bind(3, now_unix);
+  write.bind(member_id, status, now_unix);
   if (auto s = step_done(write, db_.get(), "recording member health"); !s) return s.error();
   return changed;
 }
@@ -238,7 +238,7 @@ Status StateStore::retain_members(const std::vector<std::string>& member_ids) {
   }
   for (const std::string& id : member_ids) {
     Statement add(db_.get(), "INSERT OR IGNORE INTO keep_members (id) VALUES (?1)");
-    add.bind(1, id);
+    add.bind(id);
     if (auto s = step_done(add, db_.get(), "retaining members"); !s) return s;
   }
   return exec_locked("DELETE FROM member_health WHERE member_id NOT IN (SELECT id FROM keep_members)");
@@ -249,9 +249,8 @@ Status StateStore::insert_significant_locked(const SignificantRecord& r) {
                  "INSERT INTO significant_records (at_unix_us, listener_id, pool_id, member_id,"
                  " reason, status, total_us, record, method, path, client_address)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-  stmt.bind(1, r.at_unix_us).bind(2, r.listener_id).bind(3, r.pool_id).bind(4, r.member_id)
-      .bind(5, r.reason).bind(6, r.status).bind(7, r.total_us).bind(8, r.record_json)
-      .bind(9, r.method).bind(10, r.path).bind(11, r.client_address);
+  stmt.bind(r.at_unix_us, r.listener_id, r.pool_id, r.member_id, r.reason, r.status, r.total_us,
+            r.record_json, r.method, r.path, r.client_address);
   return step_done(stmt, db_.get(), "recording significant record");
 }
 
@@ -293,10 +292,9 @@ Result<std::vector<SignificantRecord>> StateStore::search_significant_records(
       " ORDER BY id DESC LIMIT ?11 OFFSET ?12";
   std::lock_guard lock(mu_);
   Statement stmt(db_.get(), kSql);
-  stmt.bind(1, q.since_us).bind(2, q.until_us).bind(3, q.listener_id).bind(4, q.pool_id)
-      .bind(5, q.member_id).bind(6, q.status).bind(7, int64_t{q.status_class})
-      .bind(8, q.path_prefix).bind(9, q.client_address).bind(10, q.before_id)
-      .bind(11, q.limit).bind(12, q.offset);
+  stmt.bind(q.since_us, q.until_us, q.listener_id, q.pool_id, q.member_id, q.status,
+            int64_t{q.status_class}, q.path_prefix, q.client_address, q.before_id, q.limit,
+            q.offset);
   std::vector<SignificantRecord> out;
   int rc;
   while ((rc = stmt.step()) == SQLITE_ROW) {
@@ -332,8 +330,8 @@ Status StateStore::merge_aggregates(std::span<const AggregateRow> rows, Aggregat
                    "SELECT encoded FROM reduced_aggregates WHERE interval_start_us = ?1 AND"
                    " listener_id = ?2 AND pool_id = ?3 AND member_id = ?4 AND status_class = ?5"
                    " AND method = ?6");
-    read.bind(1, a.interval_start_us).bind(2, a.listener_id).bind(3, a.pool_id)
-        .bind(4, a.member_id).bind(5, int64_t{a.status_class}).bind(6, a.method);
+    read.bind(a.interval_start_us, a.listener_id, a.pool_id, a.member_id, int64_t{a.status_class},
+              a.method);
     const int rc = read.step();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
       return fail(io_error(db_.get(), "reading aggregate"));
@@ -353,10 +351,9 @@ Status StateStore::merge_aggregates(std::span<const AggregateRow> rows, Aggregat
                     " ON CONFLICT DO UPDATE SET count = count + excluded.count,"
                     " bytes_in = bytes_in + excluded.bytes_in,"
                     " bytes_out = bytes_out + excluded.bytes_out, encoded = ?12");
-    write.bind(1, a.interval_start_us).bind(2, a.interval_us).bind(3, a.listener_id)
-        .bind(4, a.pool_id).bind(5, a.member_id).bind(6, int64_t{a.status_class})
-        .bind(7, a.method).bind(8, a.count).bind(9, a.bytes_in).bind(10, a.bytes_out)
-        .bind_blob(11, a.encoded).bind_blob(12, encoded);
+    write.bind(a.interval_start_us, a.interval_us, a.listener_id, a.pool_id, a.member_id,
+               int64_t{a.status_class}, a.method, a.count, a.bytes_in, a.bytes_out, Blob{a.encoded},
+               Blob{encoded});
     if (auto s = step_done(write, db_.get(), "recording aggregate"); !s) return fail(s);
   }
   if (auto s = exec_locked("COMMIT"); !s) return fail(s);
@@ -374,9 +371,8 @@ Result<std::vector<AggregateRow>> StateStore::query_aggregates(const AggregateQu
       " LIMIT ?7";
   std::lock_guard lock(mu_);
   Statement stmt(db_.get(), kSql);
-  stmt.bind(1, q.since_us).bind(2, q.until_us).bind(3, q.listener_id).bind(4, q.pool_id)
-      .bind(5, q.member_id).bind(6, int64_t{q.status_class})
-      .bind(7, q.limit > 0 ? q.limit : int64_t{-1});
+  stmt.bind(q.since_us, q.until_us, q.listener_id, q.pool_id, q.member_id, int64_t{q.status_class},
+            q.limit > 0 ? q.limit : int64_t{-1});
   std::vector<AggregateRow> out;
   int rc;
   while ((rc = stmt.step()) == SQLITE_ROW) {
@@ -410,7 +406,7 @@ Status StateStore::set_retention(std::string_view table, int64_t max_age_seconds
                  " ON CONFLICT(table_name) DO UPDATE SET"
                  " max_age_seconds = excluded.max_age_seconds,"
                  " max_rows = excluded.max_rows");
-  stmt.bind(1, table).bind(2, max_age_seconds).bind(3, max_rows);
+  stmt.bind(table, max_age_seconds, max_rows);
   return step_done(stmt, db_.get(), "setting retention");
 }
 
@@ -437,7 +433,7 @@ Result<int64_t> StateStore::enforce_retention(int64_t now_unix) {
   };
   for (const char* sql : statements) {
     Statement stmt(db_.get(), sql);
-    if (std::string_view(sql).find("?1") != std::string_view::npos) stmt.bind(1, now_unix);
+    if (std::string_view(sql).find("?1") != std::string_view::npos) stmt.bind(now_unix);
     if (auto s = step_done(stmt, db_.get(), "enforcing retention"); !s) {
       exec_locked("ROLLBACK");
       return s.error();

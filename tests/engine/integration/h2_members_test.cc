@@ -57,96 +57,87 @@ class H2MembersTest : public IntegrationTest {
     write_file(upload_, pattern(1 << 20));
   }
 
-  // Starts `argv` (whose port argument is "PORT") on a free port and waits until it accepts.
-  uint16_t start_server(std::vector<std::string> argv, const std::string& label, ChildProcess** out) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      uint16_t port = free_port();
-      std::vector<std::string> args = argv;
-      for (auto& a : args) {
-        size_t at = a.find("PORT");
-        if (at != std::string::npos) a.replace(at, 4, std::to_string(port));
-      }
-      auto process = std::make_unique<ChildProcess>();
-      if (!process->spawn(args, dir_.file(label + "-" + std::to_string(++spawned_) + ".log"))) continue;
-      ChildProcess* raw = process.get();
-      processes_.push_back(std::move(process));
-      bool ready = wait_until(
-          [&] {
-            if (!raw->running()) return true;
-            int fd = connect_tcp("127.0.0.1", port);
-            if (fd < 0) return false;
-            ::close(fd);
-            return true;
-          },
-          5000);
-      if (ready && raw->running()) {
-        *out = raw;
-        return port;
-      }
-    }
-    ADD_FAILURE() << label << " did not start";
-    return 0;
-  }
-
   // nghttpd serving htdocs_, echoing uploads; h2c unless `tls`. Its -v log shows connections.
-  uint16_t start_nghttpd(ChildProcess** out, bool tls = false, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{"/usr/sbin/nghttpd", "-v", "--echo-upload", "-d", htdocs_, "-a", "127.0.0.1"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    if (!tls) {
-      argv.push_back("--no-tls");
-      argv.push_back("PORT");
-    } else {
+  Member start_nghttpd(bool tls = false, const std::vector<std::string>& extra = {}) {
+    if (tls) {
       write_file(dir_.file("member.key"), test_pki().server_ecdsa.private_key_pem);
       write_file(dir_.file("member.crt"), test_pki().server_ecdsa.certificate_pem);
-      argv.insert(argv.end(), {"PORT", dir_.file("member.key"), dir_.file("member.crt")});
     }
-    return start_server(argv, "nghttpd", out);
+    return start_server("nghttpd", [&](uint16_t port) {
+      std::vector<std::string> argv{"/usr/sbin/nghttpd", "-v", "--echo-upload", "-d", htdocs_, "-a", "127.0.0.1"};
+      argv.insert(argv.end(), extra.begin(), extra.end());
+      if (!tls) {
+        argv.insert(argv.end(), {"--no-tls", std::to_string(port)});
+      } else {
+        argv.insert(argv.end(), {std::to_string(port), dir_.file("member.key"), dir_.file("member.crt")});
+      }
+      return argv;
+    });
   }
 
   // HAProxy with an h2c frontend (`proto h2`) in front of `backend_port`; /reset is refused
   // with RST_STREAM. `port` 0 picks a free one; a fixed one is for a successor after a soft stop
   // (the old process stopped listening).
-  uint16_t start_haproxy(uint16_t backend_port, ChildProcess** out, uint16_t port = 0) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      uint16_t listen_port = port != 0 ? port : free_port();
-      const std::string cfg = dir_.file("haproxy-" + std::to_string(++spawned_) + ".cfg");
-      write_file(cfg, "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"
-                      "frontend fe\n  bind 127.0.0.1:" + std::to_string(listen_port) + " proto h2\n"
-                      "  http-request reject if { path_beg /reset }\n  default_backend be\n"
-                      "backend be\n  server s1 127.0.0.1:" + std::to_string(backend_port) + "\n");
-      auto process = std::make_unique<ChildProcess>();
-      if (!process->spawn({"/usr/sbin/haproxy", "-db", "-f", cfg}, dir_.file("haproxy-" + std::to_string(spawned_) + ".log"))) {
-        continue;
-      }
-      ChildProcess* raw = process.get();
-      processes_.push_back(std::move(process));
-      bool ready = wait_until(
-          [&] {
-            if (!raw->running()) return true;
-            int fd = connect_tcp("127.0.0.1", listen_port);
-            if (fd < 0) return false;
-            ::close(fd);
-            return true;
-          },
-          5000);
-      if (ready && raw->running()) {
-        *out = raw;
-        return listen_port;
-      }
-    }
-    ADD_FAILURE() << "haproxy did not start";
-    return 0;
+  Member start_haproxy(uint16_t backend_port, uint16_t port = 0) {
+    return start_server(
+        "haproxy",
+        [&](uint16_t listen_port) {
+          // Named as the log start_server gives the process it is about to spawn.
+          const std::string cfg = dir_.file("haproxy-" + std::to_string(spawned_ + 1) + ".cfg");
+          write_file(cfg, "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"
+                          "frontend fe\n  bind 127.0.0.1:" + std::to_string(listen_port) + " proto h2\n"
+                          "  http-request reject if { path_beg /reset }\n  default_backend be\n"
+                          "backend be\n  server s1 127.0.0.1:" + std::to_string(backend_port) + "\n");
+          return std::vector<std::string>{"/usr/sbin/haproxy", "-db", "-f", cfg};
+        },
+        "127.0.0.1", port);
   }
 
-  // The engine with listener "listener" (h2c accepted beside HTTP/1) and pool "pool".
-  EngineHandle* start_front(const json& pool, uint16_t* port, const EngineOptions& options = {},
-                            const json& listener_fields = json::object()) {
-    *port = free_port();
-    json listener = listener_json("listener", *port, pool["id"]);
+  // Demo member "b1" behind HAProxy: the pool's member "hp".
+  Member start_b1_behind_haproxy() {
+    backend_ = start_member("b1");
+    return start_haproxy(backend_.port);
+  }
+
+  // Pool "pool" of the one member `id` on `port`, asking the member for `alpn`; over TLS
+  // verified against the test CA when `tls`.
+  static json pool_of(const std::string& id, uint16_t port, const std::vector<std::string>& alpn,
+                      bool tls = false) {
+    json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json(id, port)}));
+    if (tls) {
+      pool["tls_enabled"] = true;
+      pool["ca_tls_container"] = test_pki().ca.certificate_pem;
+    }
+    pool["alpn_protocols"] = alpn;
+    return pool;
+  }
+
+  // The engine with listener "listener" (h2c accepted beside HTTP/1) on port_ and `pool`; with
+  // `records`, its transaction records go to sink_.
+  EngineHandle* start_front(const json& pool, bool records = false, const json& listener_fields = json::object()) {
+    EngineOptions options;
+    if (records) {
+      options.records_socket = dir_.file("records.sock");
+      sink_ = std::make_unique<RecordSink>(options.records_socket);
+      if (!sink_->bound()) {
+        ADD_FAILURE() << "cannot bind " << options.records_socket;
+        return nullptr;
+      }
+    }
+    port_ = free_port();
+    json listener = listener_json("listener", port_, pool["id"]);
     listener["h2c"] = true;
     listener["insert_headers"] = {{"X-Forwarded-For", true}};
     for (const auto& [key, value] : listener_fields.items()) listener[key] = value;
     return start_engine(config_json(1, json::array({listener}), json::array({pool})), options);
+  }
+
+  // `count` records from sink_; fewer (with a test failure saying why) when they did not come.
+  std::vector<records::TransactionRecord> read_records(size_t count) {
+    std::string problem;
+    auto got = sink_->read(count, 5000, &problem);
+    EXPECT_EQ(got.size(), count) << problem;
+    return got;
   }
 
   RunResult curl(const std::vector<std::string>& args) {
@@ -159,28 +150,22 @@ class H2MembersTest : public IntegrationTest {
   std::string big_;
   std::string upload_;
   int runs_ = 0;
+  Member backend_;                    // start_b1_behind_haproxy's demo member
+  uint16_t port_ = 0;                 // start_front's listener
+  std::unique_ptr<RecordSink> sink_;  // start_front's records, when asked for
 };
 
 // h2c with prior knowledge (no TLS, h2 first in alpn_protocols): HTTP/1.1 and h2 clients, GET,
 // HEAD and POST bodies both ways, all multiplexed on one member connection.
 TEST_F(H2MembersTest, H2cMemberServesHttp1AndH2ClientsOnOneConnection) {
-  ChildProcess* nghttpd = nullptr;
-  uint16_t member_port = start_nghttpd(&nghttpd);
-  ASSERT_NE(member_port, 0);
-  const std::string sink_path = dir_.file("records.sock");
-  RecordSink sink(sink_path);
-  ASSERT_TRUE(sink.bound());
-  json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("n1", member_port)}));
-  pool["alpn_protocols"] = {"h2", "http/1.1"};
-  uint16_t port = 0;
-  EngineOptions options;
-  options.records_socket = sink_path;
-  EngineHandle* engine = start_front(pool, &port, options);
+  Member nghttpd = start_nghttpd();
+  ASSERT_NE(nghttpd.process, nullptr);
+  EngineHandle* engine = start_front(pool_of("n1", nghttpd.port, {"h2", "http/1.1"}), true);
   ASSERT_NE(engine, nullptr);
 
   // HTTP/1.1 keep-alive client: two GETs and a HEAD.
   {
-    HttpConnection c(port);
+    HttpConnection c(port_);
     ASSERT_TRUE(c.connected());
     for (int i = 0; i < 2; ++i) {
       ASSERT_TRUE(c.send(get_request("/index.html")));
@@ -199,7 +184,7 @@ TEST_F(H2MembersTest, H2cMemberServesHttp1AndH2ClientsOnOneConnection) {
   }
   // h2 client, a 2 MiB response.
   RunResult big = curl({"--http2-prior-knowledge", "-o", dir_.file("big.out"), "-w", "%{http_version} %{http_code}",
-                        url(port, "/big.bin")});
+                        url(port_, "/big.bin")});
   ASSERT_EQ(big.status, 0) << big.output;
   EXPECT_EQ(big.output, "2 200");
   EXPECT_TRUE(read_file(dir_.file("big.out")) == big_);
@@ -214,7 +199,7 @@ TEST_F(H2MembersTest, H2cMemberServesHttp1AndH2ClientsOnOneConnection) {
   for (const auto& post : posts) {
     std::string out = dir_.file("echo-" + std::to_string(++n));
     std::vector<std::string> args = post;
-    args.insert(args.end(), {"-o", out, "-w", "%{http_code}", url(port, "/echo")});
+    args.insert(args.end(), {"-o", out, "-w", "%{http_code}", url(port_, "/echo")});
     RunResult r = curl(args);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(r.output, "200");
@@ -229,11 +214,10 @@ TEST_F(H2MembersTest, H2cMemberServesHttp1AndH2ClientsOnOneConnection) {
   EXPECT_GT(m["bytes_in"].get<uint64_t>(), 3u << 20) << m.dump();
   EXPECT_GT(m["bytes_out"].get<uint64_t>(), 5u << 20) << m.dump();
   EXPECT_EQ(stats["listeners"]["listener"]["request_errors"], 0);
-  EXPECT_EQ(nghttpd_connections(nghttpd->log()), 1u);
+  EXPECT_EQ(nghttpd_connections(nghttpd.process->log()), 1u);
 
-  std::string problem;
-  auto records = sink.read(7, 5000, &problem);
-  ASSERT_EQ(records.size(), 7u) << problem;
+  auto records = read_records(7);
+  ASSERT_EQ(records.size(), 7u);
   size_t h2_clients = 0;
   for (const auto& record : records) {
     EXPECT_EQ(record.member_id, "n1");
@@ -256,19 +240,15 @@ TEST_F(H2MembersTest, H2cMemberServesHttp1AndH2ClientsOnOneConnection) {
 // HTTP/1.1 clients all succeed on about ten member connections. Streams the member refuses
 // before its SETTINGS are known (REFUSED_STREAM) go again on another connection.
 TEST_F(H2MembersTest, ManyConcurrentStreamsShareFewMemberConnections) {
-  ChildProcess* nghttpd = nullptr;
-  uint16_t member_port = start_nghttpd(&nghttpd, false, {"-m", "10"});
-  ASSERT_NE(member_port, 0);
-  json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("n1", member_port)}));
-  pool["alpn_protocols"] = {"h2"};
-  uint16_t port = 0;
-  EngineHandle* engine = start_front(pool, &port);
+  Member nghttpd = start_nghttpd(false, {"-m", "10"});
+  ASSERT_NE(nghttpd.process, nullptr);
+  EngineHandle* engine = start_front(pool_of("n1", nghttpd.port, {"h2"}));
   ASSERT_NE(engine, nullptr);
 
-  RunResult streams = run_to_completion({"/usr/bin/nghttp", "-n", "--stat", "-m", "100", url(port, "/index.html")},
+  RunResult streams = run_to_completion({"/usr/bin/nghttp", "-n", "--stat", "-m", "100", url(port_, "/index.html")},
                                         dir_.file("nghttp.log"), 30000);
   ASSERT_EQ(streams.status, 0) << streams.output;
-  RunResult h1 = run_to_completion({"/usr/bin/h2load", "--h1", "-n", "500", "-c", "50", url(port, "/index.html")},
+  RunResult h1 = run_to_completion({"/usr/bin/h2load", "--h1", "-n", "500", "-c", "50", url(port_, "/index.html")},
                                    dir_.file("h2load.log"), 60000);
   ASSERT_EQ(h1.status, 0) << h1.output;
   EXPECT_TRUE(contains(h1.output, "500 succeeded, 0 failed")) << h1.output;
@@ -280,37 +260,31 @@ TEST_F(H2MembersTest, ManyConcurrentStreamsShareFewMemberConnections) {
   const uint64_t connections = m["total_connections"].get<uint64_t>();
   EXPECT_GE(connections, 10u) << m.dump();  // never more than 10 streams on one
   EXPECT_LE(connections, 20u) << m.dump();  // far fewer than the 150 concurrent requests
-  EXPECT_EQ(nghttpd_connections(nghttpd->log()), connections);
+  EXPECT_EQ(nghttpd_connections(nghttpd.process->log()), connections);
 }
 
 // TLS with ALPN: the pool offers h2 and http/1.1, nghttpd (TLS, h2 only) selects h2; the member
 // certificate is verified against the pool's CA.
 TEST_F(H2MembersTest, TlsAlpnSelectsH2) {
-  ChildProcess* nghttpd = nullptr;
-  uint16_t member_port = start_nghttpd(&nghttpd, true);
-  ASSERT_NE(member_port, 0);
-  json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("n1", member_port)}));
-  pool["tls_enabled"] = true;
-  pool["ca_tls_container"] = test_pki().ca.certificate_pem;
-  pool["alpn_protocols"] = {"h2", "http/1.1"};
-  uint16_t port = 0;
-  EngineHandle* engine = start_front(pool, &port);
+  Member nghttpd = start_nghttpd(true);
+  ASSERT_NE(nghttpd.process, nullptr);
+  EngineHandle* engine = start_front(pool_of("n1", nghttpd.port, {"h2", "http/1.1"}, true));
   ASSERT_NE(engine, nullptr);
   for (int i = 0; i < 3; ++i) {
-    HttpResponse r = http_get(port, "/index.html");
+    HttpResponse r = http_get(port_, "/index.html");
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, "hello from nghttpd\n");
   }
   std::string out = dir_.file("echo.out");
   RunResult post = curl({"--http2-prior-knowledge", "--data-binary", "@" + upload_, "-o", out, "-w", "%{http_code}",
-                         url(port, "/echo")});
+                         url(port_, "/echo")});
   ASSERT_EQ(post.status, 0) << post.output;
   EXPECT_EQ(post.output, "200");
   EXPECT_TRUE(read_file(out) == read_file(upload_));
   EXPECT_EQ(engine->stat("members", "n1", "total_connections"), 1u);
-  EXPECT_EQ(nghttpd_connections(nghttpd->log()), 1u);
-  EXPECT_TRUE(contains(nghttpd->log(), "recv HEADERS frame")) << nghttpd->log();
+  EXPECT_EQ(nghttpd_connections(nghttpd.process->log()), 1u);
+  EXPECT_TRUE(contains(nghttpd.process->log(), "recv HEADERS frame")) << nghttpd.process->log();
 }
 
 // A member whose ALPN does not offer h2 (an engine terminating TLS with the default
@@ -326,21 +300,16 @@ TEST_F(H2MembersTest, TlsMemberWithoutH2FallsBackToHttp11) {
       json::array({pool_json("backend", "ROUND_ROBIN", json::array({member_json("m1", backend.port)}))})));
   ASSERT_NE(inner, nullptr);
 
-  json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("inner", tls_port)}));
-  pool["tls_enabled"] = true;
-  pool["ca_tls_container"] = test_pki().ca.certificate_pem;
-  pool["alpn_protocols"] = {"h2", "http/1.1"};
-  uint16_t port = 0;
-  EngineHandle* engine = start_front(pool, &port);
+  EngineHandle* engine = start_front(pool_of("inner", tls_port, {"h2", "http/1.1"}, true));
   ASSERT_NE(engine, nullptr);
   for (int i = 0; i < 3; ++i) {
-    HttpResponse r = http_get(port, "/");
+    HttpResponse r = http_get(port_, "/");
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, "m1\n");
   }
   RunResult post = curl({"--http2-prior-knowledge", "--data-binary", "@" + upload_, "-w", "\n%{http_code}",
-                         url(port, "/echo")});
+                         url(port_, "/echo")});
   ASSERT_EQ(post.status, 0) << post.output;
   EXPECT_TRUE(contains(post.output, "body-bytes: 1048576")) << post.output;
   EXPECT_TRUE(contains(post.output, "\n200")) << post.output;
@@ -357,68 +326,51 @@ TEST_F(H2MembersTest, TlsMemberWithoutH2FallsBackToHttp11) {
 // successor on the same port. (GOAWAY above the last stream id is covered by the codec's unit
 // tests, REFUSED_STREAM retries by ManyConcurrentStreamsShareFewMemberConnections.)
 TEST_F(H2MembersTest, MemberSoftStopFinishesTheStreamInFlightAndMovesOn) {
-  Member backend = start_member("b1");
-  ChildProcess* haproxy = nullptr;
-  uint16_t member_port = start_haproxy(backend.port, &haproxy);
-  ASSERT_NE(member_port, 0);
-  json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("hp", member_port)}));
-  pool["alpn_protocols"] = {"h2"};
-  uint16_t port = 0;
-  EngineHandle* engine = start_front(pool, &port);
+  Member haproxy = start_b1_behind_haproxy();
+  ASSERT_NE(haproxy.process, nullptr);
+  EngineHandle* engine = start_front(pool_of("hp", haproxy.port, {"h2"}));
   ASSERT_NE(engine, nullptr);
 
   RunResult slow;
-  std::thread in_flight([&] { slow = curl({"-w", " %{http_code}", url(port, "/delay/1000")}); });
+  std::thread in_flight([&] { slow = curl({"-w", " %{http_code}", url(port_, "/delay/1000")}); });
   // The request is on the member connection once the member's counters move.
   EXPECT_TRUE(wait_until([&] { return engine->stat("members", "hp", "bytes_in") > 0; }, 5000));
-  haproxy->signal(SIGUSR1);  // soft stop: stop listening, finish what is in flight
-  ChildProcess* successor = nullptr;
-  start_haproxy(backend.port, &successor, member_port);
+  haproxy.process->signal(SIGUSR1);  // soft stop: stop listening, finish what is in flight
+  start_haproxy(backend_.port, haproxy.port);
   in_flight.join();
   EXPECT_EQ(slow.status, 0) << slow.output;
   EXPECT_EQ(slow.output, "b1\n 200");
-  HttpResponse next = http_get(port, "/");
+  HttpResponse next = http_get(port_, "/");
   ASSERT_TRUE(next.ok) << next.error;
   EXPECT_EQ(next.status, 200);
   EXPECT_EQ(next.body, "b1\n");
   EXPECT_EQ(engine->stat("members", "hp", "total_connections"), 2u);
   EXPECT_EQ(engine->stat("listeners", "listener", "request_errors"), 0u);
-  EXPECT_TRUE(haproxy->wait_exit(5000).has_value());  // the old one left once its stream was done
+  EXPECT_TRUE(haproxy.process->wait_exit(5000).has_value());  // the old one left once its stream was done
 }
 
 // A stream the member resets (HAProxy refuses /reset with RST_STREAM, then GOAWAY) is a 502 for
 // either client version; the next request goes on a new connection.
 TEST_F(H2MembersTest, MemberStreamResetIsA502) {
-  Member backend = start_member("b1");
-  ChildProcess* haproxy = nullptr;
-  uint16_t member_port = start_haproxy(backend.port, &haproxy);
-  ASSERT_NE(member_port, 0);
-  const std::string sink_path = dir_.file("records.sock");
-  RecordSink sink(sink_path);
-  ASSERT_TRUE(sink.bound());
-  json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("hp", member_port)}));
-  pool["alpn_protocols"] = {"h2"};
-  uint16_t port = 0;
-  EngineOptions options;
-  options.records_socket = sink_path;
-  EngineHandle* engine = start_front(pool, &port, options);
+  Member haproxy = start_b1_behind_haproxy();
+  ASSERT_NE(haproxy.process, nullptr);
+  EngineHandle* engine = start_front(pool_of("hp", haproxy.port, {"h2"}), true);
   ASSERT_NE(engine, nullptr);
 
-  HttpResponse reset = http_get(port, "/reset");
+  HttpResponse reset = http_get(port_, "/reset");
   ASSERT_TRUE(reset.ok) << reset.error;
   EXPECT_EQ(reset.status, 502);
-  RunResult h2 = curl({"--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", url(port, "/reset")});
+  RunResult h2 = curl({"--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", url(port_, "/reset")});
   EXPECT_EQ(h2.output, "502");
-  HttpResponse fine = http_get(port, "/");
+  HttpResponse fine = http_get(port_, "/");
   ASSERT_TRUE(fine.ok) << fine.error;
   EXPECT_EQ(fine.status, 200);
   EXPECT_EQ(fine.body, "b1\n");
   // HAProxy follows each reset with GOAWAY: every request after one needs a new connection.
   EXPECT_EQ(engine->stat("members", "hp", "total_connections"), 3u);
 
-  std::string problem;
-  auto records = sink.read(3, 5000, &problem);
-  ASSERT_EQ(records.size(), 3u) << problem;
+  auto records = read_records(3);
+  ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].termination, records::Termination::kMemberReset);
   EXPECT_EQ(records[0].member_id, "hp");
   EXPECT_EQ(records[1].termination, records::Termination::kMemberReset);
@@ -431,26 +383,16 @@ TEST_F(H2MembersTest, MemberStreamResetIsA502) {
 // (HAProxy ends the h2 stream normally when its own server dies mid-body, so it cannot stand for
 // a mid-body RST_STREAM; the session handles both the same way: on_exchange_failed after the head.)
 TEST_F(H2MembersTest, MemberLostAfterTheHeadCutsTheClient) {
-  Member backend = start_member("b1");
-  ChildProcess* haproxy = nullptr;
-  uint16_t member_port = start_haproxy(backend.port, &haproxy);
-  ASSERT_NE(member_port, 0);
-  const std::string sink_path = dir_.file("records.sock");
-  RecordSink sink(sink_path);
-  ASSERT_TRUE(sink.bound());
-  json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("hp", member_port)}));
-  pool["alpn_protocols"] = {"h2"};
-  uint16_t port = 0;
-  EngineOptions options;
-  options.records_socket = sink_path;
-  EngineHandle* engine = start_front(pool, &port, options);
+  Member haproxy = start_b1_behind_haproxy();
+  ASSERT_NE(haproxy.process, nullptr);
+  EngineHandle* engine = start_front(pool_of("hp", haproxy.port, {"h2"}), true);
   ASSERT_NE(engine, nullptr);
 
-  HttpConnection c(port);
+  HttpConnection c(port_);
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(c.send(get_request("/chunked/200000000")));
   EXPECT_TRUE(wait_until([&] { return engine->stat("members", "hp", "bytes_out") > (1u << 20); }, 10000));
-  haproxy->kill_and_reap();
+  haproxy.process->kill_and_reap();
   std::string got;
   ASSERT_TRUE(c.wait_closed(20000, &got));
   EXPECT_EQ(got.rfind("HTTP/1.1 200 ", 0), 0u) << got.substr(0, 200);
@@ -458,9 +400,8 @@ TEST_F(H2MembersTest, MemberLostAfterTheHeadCutsTheClient) {
   EXPECT_LT(got.size(), 200000000u);
   EXPECT_NE(got.substr(got.size() - 5), "0\r\n\r\n");  // no last chunk: the client sees the cut
 
-  std::string problem;
-  auto records = sink.read(1, 5000, &problem);
-  ASSERT_EQ(records.size(), 1u) << problem;
+  auto records = read_records(1);
+  ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].status, 200);
   EXPECT_EQ(records[0].termination, records::Termination::kMemberReset);
 }
@@ -468,21 +409,16 @@ TEST_F(H2MembersTest, MemberLostAfterTheHeadCutsTheClient) {
 // timeout_member_data applies per exchange: a member stream that sends nothing that long is a
 // 504, while other streams on the same member connection go on.
 TEST_F(H2MembersTest, SilentMemberStreamTimesOutAlone) {
-  Member backend = start_member("b1");
-  ChildProcess* haproxy = nullptr;
-  uint16_t member_port = start_haproxy(backend.port, &haproxy);
-  ASSERT_NE(member_port, 0);
-  json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("hp", member_port)}));
-  pool["alpn_protocols"] = {"h2"};
-  uint16_t port = 0;
-  EngineHandle* engine = start_front(pool, &port, {}, {{"timeout_member_data", 800}});
+  Member haproxy = start_b1_behind_haproxy();
+  ASSERT_NE(haproxy.process, nullptr);
+  EngineHandle* engine = start_front(pool_of("hp", haproxy.port, {"h2"}), false, {{"timeout_member_data", 800}});
   ASSERT_NE(engine, nullptr);
 
   RunResult slow;
-  std::thread silent([&] { slow = curl({"-o", "/dev/null", "-w", "%{http_code}", url(port, "/delay/4000")}); });
+  std::thread silent([&] { slow = curl({"-o", "/dev/null", "-w", "%{http_code}", url(port_, "/delay/4000")}); });
   EXPECT_TRUE(wait_until([&] { return engine->stat("members", "hp", "bytes_in") > 0; }, 5000));
   for (int i = 0; i < 3; ++i) {
-    HttpResponse r = http_get(port, "/delay/100");
+    HttpResponse r = http_get(port_, "/delay/100");
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_EQ(r.status, 200);
   }
@@ -496,16 +432,12 @@ TEST_F(H2MembersTest, SilentMemberStreamTimesOutAlone) {
 // bounded part of a large response (flow control end to end), then delivers all of it.
 TEST_F(H2MembersTest, SlowClientHoldsBackTheMemberStream) {
   write_file(htdocs_ + "/huge.bin", pattern(48 << 20));
-  ChildProcess* nghttpd = nullptr;
-  uint16_t member_port = start_nghttpd(&nghttpd);
-  ASSERT_NE(member_port, 0);
-  json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("n1", member_port)}));
-  pool["alpn_protocols"] = {"h2"};
-  uint16_t port = 0;
-  EngineHandle* engine = start_front(pool, &port);
+  Member nghttpd = start_nghttpd();
+  ASSERT_NE(nghttpd.process, nullptr);
+  EngineHandle* engine = start_front(pool_of("n1", nghttpd.port, {"h2"}));
   ASSERT_NE(engine, nullptr);
 
-  HttpConnection c(port);
+  HttpConnection c(port_);
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(c.send(get_request("/huge.bin")));
   // Nothing read: what left the member settles well below the body (kernel buffers included).

@@ -493,9 +493,10 @@ std::string get_request(const std::string& path, bool close, const std::string& 
          (close ? "Connection: close\r\n" : "") + extra_headers + "\r\n";
 }
 
-// ---- counting member ----
+// ---- in-process members ----
 
-CountingMember::CountingMember(std::string name) : name_(std::move(name)) {
+LoopbackServer::LoopbackServer(Serve serve, std::function<void(int fd)> accepted)
+    : serve_(std::move(serve)), accepted_(std::move(accepted)) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   sockaddr_storage storage;
   socklen_t length = make_sockaddr("127.0.0.1", 0, &storage);
@@ -503,23 +504,19 @@ CountingMember::CountingMember(std::string name) : name_(std::move(name)) {
   ::listen(listen_fd_, 128);
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&storage), &length);
   port_ = ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
-  ::pipe2(stop_pipe_, O_CLOEXEC);
+  if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) stop_pipe_[0] = stop_pipe_[1] = -1;
   thread_ = std::thread([this] { run(); });
 }
 
-CountingMember::~CountingMember() {
-  ::write(stop_pipe_[1], "x", 1);
+LoopbackServer::~LoopbackServer() {
+  if (::write(stop_pipe_[1], "x", 1) < 0) {
+  }
   thread_.join();
-  ::close(listen_fd_);
-  ::close(stop_pipe_[0]);
-  ::close(stop_pipe_[1]);
+  for (int fd : {listen_fd_, stop_pipe_[0], stop_pipe_[1]}) ::close(fd);
 }
 
-void CountingMember::run() {
-  std::map<int, std::string> clients;  // fd -> unparsed input
-  std::string reply_body = name_ + "\n";
-  std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                      std::to_string(reply_body.size()) + "\r\n\r\n" + reply_body;
+void LoopbackServer::run() {
+  std::map<int, std::string> clients;  // fd -> unconsumed input
   for (;;) {
     std::vector<pollfd> fds{{stop_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
     for (const auto& [fd, in] : clients) fds.push_back({fd, POLLIN, 0});
@@ -530,6 +527,7 @@ void CountingMember::run() {
       while ((fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) {
         clients[fd];
         connections_.fetch_add(1);
+        if (accepted_) accepted_(fd);
       }
     }
     for (size_t i = 2; i < fds.size(); ++i) {
@@ -546,23 +544,35 @@ void CountingMember::run() {
       bytes_.fetch_add(static_cast<uint64_t>(n));
       std::string& in = clients[fd];
       in.append(chunk, static_cast<size_t>(n));
-      for (;;) {
-        size_t end = in.find("\r\n\r\n");
-        if (end == std::string::npos) break;
-        size_t body = 0;
-        std::string head = in.substr(0, end);
-        for (std::string_view name : {"\r\nContent-Length:", "\r\ncontent-length:"}) {
-          size_t at = head.find(name);
-          if (at != std::string::npos) body = std::strtoull(head.c_str() + at + name.size(), nullptr, 10);
-        }
-        if (in.size() < end + 4 + body) break;
-        in.erase(0, end + 4 + body);
-        requests_.fetch_add(1);
-        ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+      if (!serve_(fd, in)) {
+        ::close(fd);
+        clients.erase(fd);
       }
     }
   }
   for (const auto& [fd, in] : clients) ::close(fd);
+}
+
+CountingMember::CountingMember(std::string name)
+    : reply_("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+             std::to_string(name.size() + 1) + "\r\n\r\n" + name + "\n"),
+      server_([this](int fd, std::string& in) { return serve(fd, in); }) {}
+
+bool CountingMember::serve(int fd, std::string& in) {
+  for (;;) {
+    size_t end = in.find("\r\n\r\n");
+    if (end == std::string::npos) return true;
+    size_t body = 0;
+    std::string head = in.substr(0, end);
+    for (std::string_view name : {"\r\nContent-Length:", "\r\ncontent-length:"}) {
+      size_t at = head.find(name);
+      if (at != std::string::npos) body = std::strtoull(head.c_str() + at + name.size(), nullptr, 10);
+    }
+    if (in.size() < end + 4 + body) return true;
+    in.erase(0, end + 4 + body);
+    requests_.fetch_add(1);
+    ::send(fd, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+  }
 }
 
 // ---- config builders ----
@@ -625,36 +635,47 @@ void IntegrationTest::TearDown() {
   processes_.clear();
 }
 
-Member IntegrationTest::start_member(const std::string& name, bool tcp_echo, const std::string& address) {
-  Member member;
-  member.name = name;
-  for (int attempt = 0; attempt < 5 && member.process == nullptr; ++attempt) {
-    uint16_t port = free_port(address.c_str());
-    std::vector<std::string> argv{backend_binary(), "--port", std::to_string(port), "--address", address,
-                                  "--name", name};
-    if (tcp_echo) argv.push_back("--tcp-echo");
+Member IntegrationTest::start_server(const std::string& label,
+                                     const std::function<std::vector<std::string>(uint16_t port)>& argv_for,
+                                     const std::string& address, uint16_t port) {
+  Member server;
+  server.name = label;
+  for (int attempt = 0; attempt < 5 && server.process == nullptr; ++attempt) {
+    uint16_t listen_port = port != 0 ? port : free_port(address.c_str());
+    std::vector<std::string> argv = argv_for(listen_port);
     auto process = std::make_unique<ChildProcess>();
-    if (!process->spawn(argv, dir_.file("member-" + name + "-" + std::to_string(++spawned_) + ".log"))) {
-      continue;
-    }
+    if (!process->spawn(argv, dir_.file(label + "-" + std::to_string(++spawned_) + ".log"))) continue;
     ChildProcess* raw = process.get();
     processes_.push_back(std::move(process));
     bool ready = wait_until(
         [&] {
           if (!raw->running()) return true;
-          int fd = connect_tcp(address, port);
+          int fd = connect_tcp(address, listen_port);
           if (fd < 0) return false;
           ::close(fd);
           return true;
         },
         5000);
     if (ready && raw->running()) {
-      member.port = port;
-      member.process = raw;
+      server.port = listen_port;
+      server.process = raw;
     }
-    // Otherwise the port was taken meanwhile (the member exited): try another one.
   }
-  EXPECT_NE(member.process, nullptr) << "member " << name << " did not start";
+  if (server.process == nullptr) ADD_FAILURE() << label << " did not start";
+  return server;
+}
+
+Member IntegrationTest::start_member(const std::string& name, bool tcp_echo, const std::string& address) {
+  Member member = start_server(
+      "member-" + name,
+      [&](uint16_t port) {
+        std::vector<std::string> argv{backend_binary(), "--port", std::to_string(port), "--address", address,
+                                      "--name", name};
+        if (tcp_echo) argv.push_back("--tcp-echo");
+        return argv;
+      },
+      address);
+  member.name = name;
   return member;
 }
 

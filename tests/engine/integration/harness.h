@@ -159,29 +159,52 @@ HttpResponse http_get(uint16_t port, const std::string& path, const std::string&
 std::string get_request(const std::string& path, bool close = false,
                         const std::string& extra_headers = "");
 
-// ---- an in-process member that counts what reaches it ----
+// ---- in-process members ----
+
+// The loop behind the in-process members: listens on 127.0.0.1 (a port of its own) on a thread
+// of its own and, after every read, hands the connection's unconsumed input to `serve`, which
+// takes whole requests off its front, answers on `fd` and returns false to close the connection.
+// `accepted`, when set, runs first for each new connection. The thread is joined on
+// destruction, so declare this after everything its callbacks use.
+class LoopbackServer {
+ public:
+  using Serve = std::function<bool(int fd, std::string& in)>;
+  explicit LoopbackServer(Serve serve, std::function<void(int fd)> accepted = {});
+  ~LoopbackServer();
+  LoopbackServer(const LoopbackServer&) = delete;
+  LoopbackServer& operator=(const LoopbackServer&) = delete;
+
+  uint16_t port() const { return port_; }
+  uint64_t connections() const { return connections_.load(); }
+  uint64_t bytes() const { return bytes_.load(); }
+
+ private:
+  void run();
+  Serve serve_;
+  std::function<void(int fd)> accepted_;
+  int listen_fd_ = -1;
+  int stop_pipe_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  std::atomic<uint64_t> connections_{0};
+  std::atomic<uint64_t> bytes_{0};
+  std::thread thread_;
+};
 
 // Minimal HTTP/1.1 member: answers every request (body via Content-Length only) with 200 and
 // "NAME\n", keeps connections open, and counts accepted connections and requests.
 class CountingMember {
  public:
   explicit CountingMember(std::string name);
-  ~CountingMember();
-  uint16_t port() const { return port_; }
-  uint64_t connections() const { return connections_.load(); }
+  uint16_t port() const { return server_.port(); }
+  uint64_t connections() const { return server_.connections(); }
   uint64_t requests() const { return requests_.load(); }
-  uint64_t bytes() const { return bytes_.load(); }
+  uint64_t bytes() const { return server_.bytes(); }
 
  private:
-  void run();
-  std::string name_;
-  int listen_fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  uint16_t port_ = 0;
-  std::atomic<uint64_t> connections_{0};
+  bool serve(int fd, std::string& in);
+  std::string reply_;
   std::atomic<uint64_t> requests_{0};
-  std::atomic<uint64_t> bytes_{0};
-  std::thread thread_;
+  LoopbackServer server_;
 };
 
 // A bound unix datagram socket the test reads transaction records from.
@@ -258,6 +281,13 @@ class IntegrationTest : public ::testing::Test {
   HttpSetup start_http_setup(const std::string& algorithm = "ROUND_ROBIN",
                              const std::function<void(json&)>& adjust = {});
 
+  // Starts the program `argv_for(port)` names (it may write files the program needs) on a free
+  // port of `address`, or on `port` when nonzero, and waits until that port accepts; when the
+  // program exits first (the port was taken meanwhile) it tries again. `label` names the log
+  // and the failure; `process` is null (with a test failure) when it did not come up.
+  Member start_server(const std::string& label,
+                      const std::function<std::vector<std::string>(uint16_t port)>& argv_for,
+                      const std::string& address = "127.0.0.1", uint16_t port = 0);
   // A pharos-demo-backend on a free port, ready (accepting) when this returns.
   Member start_member(const std::string& name, bool tcp_echo = false,
                       const std::string& address = "127.0.0.1");

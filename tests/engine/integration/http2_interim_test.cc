@@ -1,19 +1,13 @@
 // Interim (1xx) responses and trailers across the engine's h2 <-> HTTP/1.1 boundary, end to end:
-// real nghttp and curl clients, the real engine, and a scripted HTTP/1.1 member on raw sockets
-// that sends what the demo backend cannot (103 Early Hints, 100 Continue on demand, chunked
-// trailers) and keeps every request exactly as it arrived.
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
+// real nghttp and curl clients, the real engine, and a scripted HTTP/1.1 member (on the
+// harness's LoopbackServer) that sends what the demo backend cannot (103 Early Hints, 100
+// Continue on demand, chunked trailers) and keeps every request exactly as it arrived.
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/engine/integration/harness.h"
@@ -60,25 +54,7 @@ std::string lower(std::string text) {
 //   anything else  200 "ok\n"
 class ScriptedMember {
  public:
-  ScriptedMember() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(listen_fd_, 128);
-    socklen_t length = sizeof(addr);
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length);
-    port_ = ntohs(addr.sin_port);
-    if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) stop_pipe_[0] = stop_pipe_[1] = -1;
-    thread_ = std::thread([this] { run(); });
-  }
-  ~ScriptedMember() {
-    if (::write(stop_pipe_[1], "x", 1) < 0) {}
-    thread_.join();
-    for (int fd : {listen_fd_, stop_pipe_[0], stop_pipe_[1]}) ::close(fd);
-  }
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return server_.port(); }
   // Every request as it arrived (head and framed body), in order.
   std::vector<std::string> requests() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -86,68 +62,35 @@ class ScriptedMember {
   }
 
  private:
+  // Where a connection is in its current request; its input is the server's.
   struct Connection {
-    std::string in;
     size_t head_bytes = 0;  // nonzero once the head of the current request is parsed
     std::string path;
     size_t content_length = 0;
     bool chunked = false;
-    bool answered = false;  // answered from the head alone (/refuse)
   };
-
-  void run() {
-    std::map<int, Connection> connections;
-    for (;;) {
-      std::vector<pollfd> fds{{stop_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-      for (const auto& [fd, c] : connections) fds.push_back({fd, POLLIN, 0});
-      if (::poll(fds.data(), fds.size(), -1) < 0) continue;
-      if (fds[0].revents) break;
-      if (fds[1].revents & POLLIN) {
-        int fd;
-        while ((fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) connections[fd];
-      }
-      for (size_t i = 2; i < fds.size(); ++i) {
-        if (!fds[i].revents) continue;
-        int fd = fds[i].fd;
-        char chunk[65536];
-        ssize_t n = ::recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-          ::close(fd);
-          connections.erase(fd);
-          continue;
-        }
-        if (n < 0) continue;
-        Connection& c = connections[fd];
-        c.in.append(chunk, static_cast<size_t>(n));
-        if (!serve(fd, c)) {
-          ::close(fd);
-          connections.erase(fd);
-        }
-      }
-    }
-    for (const auto& [fd, c] : connections) ::close(fd);
-  }
 
   void send_all(int fd, const std::string& bytes) {
     ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   }
 
-  // Handles whatever whole requests `c` holds; false to close the connection.
-  bool serve(int fd, Connection& c) {
+  // Handles whatever whole requests `in` holds; false to close the connection.
+  bool serve(int fd, std::string& in) {
+    Connection& c = connections_[fd];
     for (;;) {
       if (c.head_bytes == 0) {
-        size_t end = c.in.find("\r\n\r\n");
+        size_t end = in.find("\r\n\r\n");
         if (end == std::string::npos) return true;
         c.head_bytes = end + 4;
-        std::string head = lower(c.in.substr(0, end));
+        std::string head = lower(in.substr(0, end));
         size_t sp = head.find(' ');
-        c.path = c.in.substr(sp + 1, head.find(' ', sp + 1) - sp - 1);
+        c.path = in.substr(sp + 1, head.find(' ', sp + 1) - sp - 1);
         size_t at = head.find("\r\ncontent-length:");
         c.content_length = at == std::string::npos ? 0 : std::strtoull(head.c_str() + at + 17, nullptr, 10);
         c.chunked = head.find("\r\ntransfer-encoding: chunked") != std::string::npos;
         bool expect = head.find("\r\nexpect: 100-continue") != std::string::npos;
         if (c.path == "/refuse") {
-          record(c.in.substr(0, c.head_bytes));
+          record(in.substr(0, c.head_bytes));
           send_all(fd, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo big!\n");
           return false;
         }
@@ -155,10 +98,10 @@ class ScriptedMember {
       }
       size_t payload = c.content_length;
       size_t end = c.head_bytes + c.content_length;
-      if (c.chunked) end = chunked_end(c.in, c.head_bytes, &payload);
-      if (end == std::string::npos || c.in.size() < end) return true;
-      record(c.in.substr(0, end));
-      c.in.erase(0, end);
+      if (c.chunked) end = chunked_end(in, c.head_bytes, &payload);
+      if (end == std::string::npos || in.size() < end) return true;
+      record(in.substr(0, end));
+      in.erase(0, end);
       c.head_bytes = 0;
       send_all(fd, answer(c.path, payload));
     }
@@ -187,12 +130,11 @@ class ScriptedMember {
     requests_.push_back(std::move(request));
   }
 
-  int listen_fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  uint16_t port_ = 0;
+  std::map<int, Connection> connections_;  // the server's thread alone uses it
   std::mutex mutex_;
   std::vector<std::string> requests_;
-  std::thread thread_;
+  LoopbackServer server_{[this](int fd, std::string& in) { return serve(fd, in); },
+                         [this](int fd) { connections_[fd] = Connection{}; }};
 };
 
 // ---- the setup ----

@@ -419,6 +419,59 @@ PeerResult run_streaming_client(int fd, SSL_CTX* ctx, const std::vector<uint8_t>
   return r;
 }
 
+// ---- the server-side setup most tests share ----
+
+// Contexts for `version` (the server's on `credential`, the client's trusting `trusted_ca`), a
+// loop, and a socket pair whose transport end server_transport() wraps.
+struct ServerSetup {
+  explicit ServerSetup(uint16_t version, const Credential& credential = test_pki().server_ecdsa,
+                       const Credential& trusted_ca = test_pki().ca)
+      : sctx(server_ctx(credential, version)), cctx(client_ctx(trusted_ca, version)) {}
+
+  // A server transport on sockets.transport; `ssl` defaults to a fresh one from sctx.
+  net::BufferEventPtr server_transport(TlsTransportOptions options = {}, bssl::UniquePtr<SSL> ssl = nullptr) {
+    if (!ssl) ssl.reset(SSL_new(sctx.get()));
+    return make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport), std::move(ssl),
+                                TlsRole::kServer, std::move(options));
+  }
+
+  // run_blocking_client on the peer end, trusting cctx.
+  PeerResult run_client(const std::string& message, size_t expect, ClientClose how) {
+    return run_blocking_client(sockets.peer, cctx.get(), message, expect, how);
+  }
+
+  // A client on the peer end that completes the handshake, then reads nothing until `release`
+  // and closes.
+  void handshake_then_wait(const std::atomic<bool>& release) {
+    auto ssl = client_ssl(cctx.get(), "www.example.com");
+    SSL_set_fd(ssl.get(), sockets.peer);
+    SSL_connect(ssl.get());
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    close(sockets.peer);
+  }
+
+  bssl::UniquePtr<SSL_CTX> sctx;
+  bssl::UniquePtr<SSL_CTX> cctx;
+  Loop loop;
+  SocketPair sockets;
+};
+
+// The same with the worker's WriteCoalescer on the loop: with encrypt_at_flush it adopts the
+// transport, as a worker does.
+struct CoalescedServerSetup : ServerSetup {
+  using ServerSetup::ServerSetup;
+
+  net::BufferEventPtr coalesced_transport(bool encrypt_at_flush, bssl::UniquePtr<SSL> ssl = nullptr) {
+    TlsTransportOptions options;
+    options.encrypt_at_flush = encrypt_at_flush;
+    net::BufferEventPtr bev = server_transport(std::move(options), std::move(ssl));
+    if (encrypt_at_flush) coalescer.adopt(bev.get());
+    return bev;
+  }
+
+  net::WriteCoalescer coalescer{loop.base()};
+};
+
 // ---- server side: the transport accepts a BoringSSL client ----
 
 struct ServerCase {
@@ -431,26 +484,19 @@ class TlsServerTransport : public ::testing::TestWithParam<ServerCase> {};
 TEST_P(TlsServerTransport, HandshakeEchoAndCloseNotifyBothWays) {
   const auto& pki = test_pki();
   const ServerCase& c = GetParam();
-  auto sctx = server_ctx(c.key == test::KeyKind::kRsa ? pki.server_rsa : pki.server_ecdsa, c.version);
-  auto cctx = client_ctx(pki.ca, c.version);
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(c.version, c.key == test::KeyKind::kRsa ? pki.server_rsa : pki.server_ecdsa);
   EchoSession session;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer,
-                                     session.options());
+  session.bev = setup.server_transport(session.options());
   ASSERT_TRUE(session.bev);
   EXPECT_NE(tls_ssl(session.bev.get()), nullptr);
   EXPECT_FALSE(tls_handshake_done(session.bev.get()));
-  EXPECT_EQ(bufferevent_getfd(session.bev.get()), sockets.transport);
+  EXPECT_EQ(bufferevent_getfd(session.bev.get()), setup.sockets.transport);
   session.attach();
 
   const std::string message = "hello over tls";
   PeerResult peer;
-  std::thread client([&] {
-    peer = run_blocking_client(sockets.peer, cctx.get(), message, message.size(), ClientClose::kCloseNotify);
-  });
-  EXPECT_TRUE(loop.run_until([&] { return session.ended && tls_lingering_count(loop.base()) == 0; }));
+  std::thread client([&] { peer = setup.run_client(message, message.size(), ClientClose::kCloseNotify); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended && tls_lingering_count(setup.loop.base()) == 0; }));
   client.join();
 
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
@@ -460,7 +506,7 @@ TEST_P(TlsServerTransport, HandshakeEchoAndCloseNotifyBothWays) {
   EXPECT_TRUE(peer.got_close_notify);
   EXPECT_TRUE(session.handshake_seen);
   EXPECT_EQ(session.alpn, "http/1.1");
-  EXPECT_EQ(session.fd_at_handshake, sockets.transport);
+  EXPECT_EQ(session.fd_at_handshake, setup.sockets.transport);
   EXPECT_EQ(session.end_events, BEV_EVENT_EOF | BEV_EVENT_READING);
   EXPECT_TRUE(session.close_notify);
   EXPECT_FALSE(session.handshake_failed);
@@ -492,14 +538,9 @@ struct LastReplySession {
 };
 
 TEST(TlsServerTransportClose, QueueCloseNotifyPutsItOnTheSocketWithTheLastReply) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(TLS1_3_VERSION);
   LastReplySession session;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer);
+  session.bev = setup.server_transport();
   ASSERT_TRUE(session.bev);
   tls_queue_close_notify(session.bev.get());  // before the handshake: nothing to close yet
   EXPECT_FALSE(tls_state(session.bev.get())->close_notify_sent);
@@ -507,10 +548,8 @@ TEST(TlsServerTransportClose, QueueCloseNotifyPutsItOnTheSocketWithTheLastReply)
 
   const std::string message = "last reply";
   PeerResult peer;
-  std::thread client([&] {
-    peer = run_blocking_client(sockets.peer, cctx.get(), message, message.size(), ClientClose::kCloseNotify);
-  });
-  EXPECT_TRUE(loop.run_until([&] { return session.ended && tls_lingering_count(loop.base()) == 0; }));
+  std::thread client([&] { peer = setup.run_client(message, message.size(), ClientClose::kCloseNotify); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended && tls_lingering_count(setup.loop.base()) == 0; }));
   client.join();
 
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
@@ -532,18 +571,13 @@ INSTANTIATE_TEST_SUITE_P(Versions, TlsServerTransport,
                          });
 
 TEST(TlsTransport, EofWithoutCloseNotifyIsReportedAsTruncatedEof) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(TLS1_3_VERSION);
   EchoSession session;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer);
+  session.bev = setup.server_transport();
   session.attach();
   PeerResult peer;
-  std::thread client([&] { peer = run_blocking_client(sockets.peer, cctx.get(), "abc", 3, ClientClose::kTruncate); });
-  EXPECT_TRUE(loop.run_until([&] { return session.ended; }));
+  std::thread client([&] { peer = setup.run_client("abc", 3, ClientClose::kTruncate); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }));
   client.join();
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
   EXPECT_EQ(peer.received, "abc");
@@ -554,11 +588,9 @@ TEST(TlsTransport, EofWithoutCloseNotifyIsReportedAsTruncatedEof) {
 
 // The first bytes of a real ClientHello, then the client goes away.
 TEST(TlsTransport, ClientDisconnectingMidHandshakeIsAFailedHandshake) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
+  ServerSetup setup(TLS1_3_VERSION);
   // Capture a ClientHello through a memory BIO.
-  auto ssl = client_ssl(cctx.get(), "www.example.com");
+  auto ssl = client_ssl(setup.cctx.get(), "www.example.com");
   BIO* rbio = BIO_new(BIO_s_mem());
   BIO* wbio = BIO_new(BIO_s_mem());
   SSL_set_bio(ssl.get(), rbio, wbio);
@@ -569,16 +601,12 @@ TEST(TlsTransport, ClientDisconnectingMidHandshakeIsAFailedHandshake) {
   BIO_mem_contents(wbio, &hello, &hello_len);
   ASSERT_GT(hello_len, 100u);
 
-  Loop loop;
-  SocketPair sockets;
   EchoSession session;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer,
-                                     session.options());
+  session.bev = setup.server_transport(session.options());
   session.attach();
-  ASSERT_EQ(write(sockets.peer, hello, hello_len / 2), static_cast<ssize_t>(hello_len / 2));
-  close(sockets.peer);
-  EXPECT_TRUE(loop.run_until([&] { return session.ended; }));
+  ASSERT_EQ(write(setup.sockets.peer, hello, hello_len / 2), static_cast<ssize_t>(hello_len / 2));
+  close(setup.sockets.peer);
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }));
   EXPECT_TRUE(session.end_events & BEV_EVENT_ERROR);
   EXPECT_TRUE(session.handshake_failed);
   EXPECT_FALSE(session.handshake_seen);
@@ -586,18 +614,14 @@ TEST(TlsTransport, ClientDisconnectingMidHandshakeIsAFailedHandshake) {
 }
 
 TEST(TlsTransport, NotTlsAtAllFailsTheHandshakeWithAReason) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(TLS1_3_VERSION);
   EchoSession session;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer);
+  session.bev = setup.server_transport();
   session.attach();
   const char request[] = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
-  ASSERT_GT(write(sockets.peer, request, sizeof(request) - 1), 0);
-  EXPECT_TRUE(loop.run_until([&] { return session.ended; }));
-  close(sockets.peer);
+  ASSERT_GT(write(setup.sockets.peer, request, sizeof(request) - 1), 0);
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }));
+  close(setup.sockets.peer);
   EXPECT_TRUE(session.end_events & BEV_EVENT_ERROR);
   EXPECT_TRUE(session.handshake_failed);
   EXPECT_NE(session.reason.find("TLS handshake failed"), std::string::npos) << session.reason;
@@ -605,18 +629,13 @@ TEST(TlsTransport, NotTlsAtAllFailsTheHandshakeWithAReason) {
 
 TEST(TlsTransport, ClientRefusingTheCertificateIsReportedWithTheAlert) {
   const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.other_ca, TLS1_3_VERSION);  // does not trust the server's CA
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(TLS1_3_VERSION, pki.server_ecdsa, pki.other_ca);  // does not trust the server's CA
   EchoSession session;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer,
-                                     session.options());
+  session.bev = setup.server_transport(session.options());
   session.attach();
   PeerResult peer;
-  std::thread client([&] { peer = run_blocking_client(sockets.peer, cctx.get(), "x", 1, ClientClose::kCloseNotify); });
-  EXPECT_TRUE(loop.run_until([&] { return session.ended; }));
+  std::thread client([&] { peer = setup.run_client("x", 1, ClientClose::kCloseNotify); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }));
   client.join();
   EXPECT_FALSE(peer.handshake_ok);
   EXPECT_TRUE(session.end_events & BEV_EVENT_ERROR);
@@ -626,19 +645,14 @@ TEST(TlsTransport, ClientRefusingTheCertificateIsReportedWithTheAlert) {
 }
 
 TEST(TlsTransport, FiveMegabytesBothWaysWithBackpressure) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(TLS1_3_VERSION);
   EchoSession session;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer);
+  session.bev = setup.server_transport();
   session.attach();
   const auto payload = pattern(5 * 1024 * 1024, 7);
   PeerResult peer;
-  std::thread client([&] { peer = run_streaming_client(sockets.peer, cctx.get(), payload); });
-  EXPECT_TRUE(loop.run_until([&] { return session.ended; }, 60000));
+  std::thread client([&] { peer = run_streaming_client(setup.sockets.peer, setup.cctx.get(), payload); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }, 60000));
   client.join();
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
   EXPECT_TRUE(peer.data_matches) << "received " << peer.received << " bytes; " << peer.error;
@@ -648,11 +662,7 @@ TEST(TlsTransport, FiveMegabytesBothWaysWithBackpressure) {
 }
 
 TEST(TlsTransport, NothingIsDecryptedWhileReadingIsDisabledAndNothingStallsAfter) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(TLS1_3_VERSION);
   EchoSession session;
   session.echo = false;
   bool disabled = false;
@@ -661,41 +671,35 @@ TEST(TlsTransport, NothingIsDecryptedWhileReadingIsDisabledAndNothingStallsAfter
     bufferevent_disable(b, EV_READ);  // the session is not ready to read
     disabled = true;
   };
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer, options);
+  session.bev = setup.server_transport(options);
   session.attach();
   bufferevent_setwatermark(session.bev.get(), EV_READ, 0, 0);
   const std::string message(2 * 1024 * 1024, 'z');
   PeerResult peer;
-  std::thread client([&] { peer = run_blocking_client(sockets.peer, cctx.get(), message, 0, ClientClose::kCloseNotify); });
-  EXPECT_TRUE(loop.run_until([&] { return disabled; }));
+  std::thread client([&] { peer = setup.run_client(message, 0, ClientClose::kCloseNotify); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return disabled; }));
   // Let the client push what the socket buffers take.
-  loop.run_until([] { return false; }, 300);
+  setup.loop.run_until([] { return false; }, 300);
   size_t buffered = evbuffer_get_length(bufferevent_get_input(session.bev.get())) +
                     evbuffer_get_length(bufferevent_get_input(bufferevent_get_underlying(session.bev.get())));
   EXPECT_LE(buffered, 34u * 1024);
   bufferevent_enable(session.bev.get(), EV_READ);
   session.pump();  // what arrived before, as a session does after re-enabling
-  EXPECT_TRUE(loop.run_until([&] { return session.ended; }));
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }));
   client.join();
   EXPECT_EQ(session.data.size(), message.size());
   EXPECT_TRUE(session.close_notify);
 }
 
 TEST(TlsTransport, FreeingInsideItsOwnReadCallbackIsSafe) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(TLS1_3_VERSION);
   EchoSession session;
   session.free_in_first_read = true;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer);
+  session.bev = setup.server_transport();
   session.attach();
   PeerResult peer;
-  std::thread client([&] { peer = run_blocking_client(sockets.peer, cctx.get(), "bye", 1, ClientClose::kTruncate); });
-  EXPECT_TRUE(loop.run_until([&] { return session.ended && tls_lingering_count(loop.base()) == 0; }));
+  std::thread client([&] { peer = setup.run_client("bye", 1, ClientClose::kTruncate); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended && tls_lingering_count(setup.loop.base()) == 0; }));
   client.join();
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
   EXPECT_EQ(peer.received, "");  // the server freed its side: close_notify, no echo
@@ -703,11 +707,7 @@ TEST(TlsTransport, FreeingInsideItsOwnReadCallbackIsSafe) {
 }
 
 TEST(TlsTransport, FreeingInsideTheHandshakeCallbackIsSafe) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(TLS1_3_VERSION);
   net::BufferEventPtr bev;
   bool called = false;
   TlsTransportOptions options;
@@ -715,11 +715,10 @@ TEST(TlsTransport, FreeingInsideTheHandshakeCallbackIsSafe) {
     called = true;
     bev.reset();  // e.g. no protocol the listener accepts
   };
-  bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                             bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer, options);
+  bev = setup.server_transport(options);
   PeerResult peer;
-  std::thread client([&] { peer = run_blocking_client(sockets.peer, cctx.get(), "data", 4, ClientClose::kTruncate); });
-  EXPECT_TRUE(loop.run_until([&] { return called && tls_lingering_count(loop.base()) == 0; }));
+  std::thread client([&] { peer = setup.run_client("data", 4, ClientClose::kTruncate); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return called && tls_lingering_count(setup.loop.base()) == 0; }));
   client.join();
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
   EXPECT_EQ(peer.received, "");
@@ -729,12 +728,7 @@ TEST(TlsTransport, FreeingInsideTheHandshakeCallbackIsSafe) {
 // delivers all of it, then close_notify, in the background.
 // The session writes a large answer and frees the bufferevent in the same callback.
 void free_after_write_delivers_everything(uint16_t version, bool encrypt_at_flush) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, version);
-  auto cctx = client_ctx(pki.ca, version);
-  Loop loop;
-  net::WriteCoalescer coalescer(loop.base());
-  SocketPair sockets;
+  CoalescedServerSetup setup(version);
   const std::string response(3 * 1024 * 1024, 'r');
   net::BufferEventPtr bev;
   struct Ctx {
@@ -742,11 +736,7 @@ void free_after_write_delivers_everything(uint16_t version, bool encrypt_at_flus
     const std::string* response;
     bool freed = false;
   } ctx{&bev, &response};
-  TlsTransportOptions options;
-  options.encrypt_at_flush = encrypt_at_flush;
-  bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                             bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer, std::move(options));
-  if (encrypt_at_flush) coalescer.adopt(bev.get());
+  bev = setup.coalesced_transport(encrypt_at_flush);
   bufferevent_setcb(
       bev.get(),
       [](bufferevent* b, void* arg) {
@@ -759,11 +749,9 @@ void free_after_write_delivers_everything(uint16_t version, bool encrypt_at_flus
       nullptr, nullptr, &ctx);
   bufferevent_enable(bev.get(), EV_READ);
   PeerResult peer;
-  std::thread client([&] {
-    peer = run_blocking_client(sockets.peer, cctx.get(), "GET", response.size() + 1, ClientClose::kTruncate);
-  });
-  EXPECT_TRUE(loop.run_until([&] { return ctx.freed; }));
-  EXPECT_TRUE(loop.run_until([&] { return tls_lingering_count(loop.base()) == 0; }));
+  std::thread client([&] { peer = setup.run_client("GET", response.size() + 1, ClientClose::kTruncate); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return ctx.freed; }));
+  EXPECT_TRUE(setup.loop.run_until([&] { return tls_lingering_count(setup.loop.base()) == 0; }));
   client.join();
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
   EXPECT_EQ(peer.received.size(), response.size());
@@ -775,11 +763,7 @@ TEST(TlsTransport, FreeAfterWriteDeliversEverythingThenCloseNotify) {
 }
 
 TEST(TlsTransport, LingeringConnectionsAreClosedOnShutdown) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(TLS1_3_VERSION);
   net::BufferEventPtr bev;
   bool freed = false;
   std::atomic<bool> release_client{false};
@@ -790,18 +774,11 @@ TEST(TlsTransport, LingeringConnectionsAreClosedOnShutdown) {
     bev.reset();
     freed = true;
   };
-  bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                             bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer, options);
-  std::thread client([&] {
-    auto ssl = client_ssl(cctx.get(), "www.example.com");
-    SSL_set_fd(ssl.get(), sockets.peer);
-    SSL_connect(ssl.get());  // then reads nothing until released
-    while (!release_client) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    close(sockets.peer);
-  });
-  EXPECT_TRUE(loop.run_until([&] { return freed && tls_lingering_count(loop.base()) == 1; }));
-  EXPECT_EQ(tls_close_lingering(loop.base()), 1u);
-  EXPECT_EQ(tls_lingering_count(loop.base()), 0u);
+  bev = setup.server_transport(options);
+  std::thread client([&] { setup.handshake_then_wait(release_client); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return freed && tls_lingering_count(setup.loop.base()) == 1; }));
+  EXPECT_EQ(tls_close_lingering(setup.loop.base()), 1u);
+  EXPECT_EQ(tls_lingering_count(setup.loop.base()), 0u);
   release_client = true;
   client.join();
 }
@@ -809,54 +786,39 @@ TEST(TlsTransport, LingeringConnectionsAreClosedOnShutdown) {
 // A session waiting on its member keeps a write timeout on an idle client connection, as it
 // would on a socket: it must not fire while there is nothing to write.
 TEST(TlsTransport, WriteTimeoutDoesNotFireWhileThereIsNothingToWrite) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  SocketPair sockets;
+  ServerSetup setup(TLS1_3_VERSION);
   EchoSession session;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer,
-                                     session.options());
+  session.bev = setup.server_transport(session.options());
   session.attach();
   timeval write_timeout{0, 100 * 1000};
   bufferevent_set_timeouts(session.bev.get(), nullptr, &write_timeout);
   std::atomic<bool> release_client{false};
-  std::thread client([&] {
-    auto ssl = client_ssl(cctx.get(), "www.example.com");
-    SSL_set_fd(ssl.get(), sockets.peer);
-    SSL_connect(ssl.get());
-    while (!release_client) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    close(sockets.peer);
-  });
-  EXPECT_TRUE(loop.run_until([&] { return session.handshake_seen; }));
-  loop.run_until([&] { return session.ended; }, 400);
+  std::thread client([&] { setup.handshake_then_wait(release_client); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.handshake_seen; }));
+  setup.loop.run_until([&] { return session.ended; }, 400);
   EXPECT_FALSE(session.ended) << "events " << session.end_events;
   release_client = true;
-  EXPECT_TRUE(loop.run_until([&] { return session.ended; }));
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }));
   client.join();
 }
 
 // A listener that peeks at the first bytes (e.g. for the SNI) before deciding to terminate TLS
 // hands over a socket bufferevent that already holds part of the ClientHello.
 TEST(TlsTransport, BytesReadBeforeTheWrapAreNotLost) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  SocketPair sockets;
-  auto plain = socket_bev(loop.base(), sockets.transport);
+  ServerSetup setup(TLS1_3_VERSION);
+  auto plain = socket_bev(setup.loop.base(), setup.sockets.transport);
   bufferevent_setcb(plain.get(), [](bufferevent*, void*) {}, nullptr, nullptr, nullptr);
   bufferevent_enable(plain.get(), EV_READ);
   PeerResult peer;
-  std::thread client([&] { peer = run_blocking_client(sockets.peer, cctx.get(), "peeked", 6, ClientClose::kCloseNotify); });
-  EXPECT_TRUE(loop.run_until([&] { return evbuffer_get_length(bufferevent_get_input(plain.get())) >= 5; }));
+  std::thread client([&] { peer = setup.run_client("peeked", 6, ClientClose::kCloseNotify); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return evbuffer_get_length(bufferevent_get_input(plain.get())) >= 5; }));
   bufferevent_disable(plain.get(), EV_READ);
   EchoSession session;
-  session.bev = make_tls_bufferevent(loop.base(), std::move(plain), bssl::UniquePtr<SSL>(SSL_new(sctx.get())),
+  session.bev = make_tls_bufferevent(setup.loop.base(), std::move(plain),
+                                     bssl::UniquePtr<SSL>(SSL_new(setup.sctx.get())),
                                      TlsRole::kServer, session.options());
   session.attach();
-  EXPECT_TRUE(loop.run_until([&] { return session.ended && tls_lingering_count(loop.base()) == 0; }));
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended && tls_lingering_count(setup.loop.base()) == 0; }));
   client.join();
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
   EXPECT_EQ(peer.received, "peeked");
@@ -1124,22 +1086,13 @@ struct RecordCounter {
 
 // The server answers "GET" with a head and a body written separately, as an HTTP session does.
 int records_for_one_answer(bool encrypt_at_flush) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_2_VERSION);
-  SSL_CTX_set_options(sctx.get(), SSL_OP_NO_TICKET);
-  auto cctx = client_ctx(pki.ca, TLS1_2_VERSION);
-  Loop loop;
-  net::WriteCoalescer coalescer(loop.base());
-  SocketPair sockets;
+  CoalescedServerSetup setup(TLS1_2_VERSION);
+  SSL_CTX_set_options(setup.sctx.get(), SSL_OP_NO_TICKET);
   RecordCounter counter;
-  bssl::UniquePtr<SSL> ssl(SSL_new(sctx.get()));
+  bssl::UniquePtr<SSL> ssl(SSL_new(setup.sctx.get()));
   SSL_set_msg_callback(ssl.get(), &RecordCounter::on_message);
   SSL_set_msg_callback_arg(ssl.get(), &counter);
-  TlsTransportOptions options;
-  options.encrypt_at_flush = encrypt_at_flush;
-  net::BufferEventPtr bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                                 std::move(ssl), TlsRole::kServer, std::move(options));
-  if (encrypt_at_flush) coalescer.adopt(bev.get());
+  net::BufferEventPtr bev = setup.coalesced_transport(encrypt_at_flush, std::move(ssl));
   bool answered = false;
   struct Ctx {
     bool* answered;
@@ -1155,8 +1108,10 @@ int records_for_one_answer(bool encrypt_at_flush) {
       nullptr, nullptr, &ctx);
   bufferevent_enable(bev.get(), EV_READ);
   PeerResult peer;
-  std::thread client([&] { peer = run_blocking_client(sockets.peer, cctx.get(), "GET", 42, ClientClose::kTruncate); });
-  EXPECT_TRUE(loop.run_until([&] { return answered && evbuffer_get_length(bufferevent_get_output(bufferevent_get_underlying(bev.get()))) == 0; }));
+  std::thread client([&] { peer = setup.run_client("GET", 42, ClientClose::kTruncate); });
+  EXPECT_TRUE(setup.loop.run_until([&] {
+    return answered && evbuffer_get_length(bufferevent_get_output(bufferevent_get_underlying(bev.get()))) == 0;
+  }));
   client.join();
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
   EXPECT_EQ(peer.received, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody");
@@ -1170,24 +1125,14 @@ TEST(TlsTransportEncryptAtFlush, WhatOneTurnWritesBecomesOneRecord) {
 }
 
 TEST(TlsTransportEncryptAtFlush, FiveMegabytesBothWaysWithBackpressure) {
-  const auto& pki = test_pki();
-  auto sctx = server_ctx(pki.server_ecdsa, TLS1_3_VERSION);
-  auto cctx = client_ctx(pki.ca, TLS1_3_VERSION);
-  Loop loop;
-  net::WriteCoalescer coalescer(loop.base());
-  SocketPair sockets;
+  CoalescedServerSetup setup(TLS1_3_VERSION);
   EchoSession session;
-  TlsTransportOptions options;
-  options.encrypt_at_flush = true;
-  session.bev = make_tls_bufferevent(loop.base(), socket_bev(loop.base(), sockets.transport),
-                                     bssl::UniquePtr<SSL>(SSL_new(sctx.get())), TlsRole::kServer,
-                                     std::move(options));
-  coalescer.adopt(session.bev.get());
+  session.bev = setup.coalesced_transport(true);
   session.attach();
   const auto payload = pattern(5 * 1024 * 1024, 11);
   PeerResult peer;
-  std::thread client([&] { peer = run_streaming_client(sockets.peer, cctx.get(), payload); });
-  EXPECT_TRUE(loop.run_until([&] { return session.ended; }, 60000));
+  std::thread client([&] { peer = run_streaming_client(setup.sockets.peer, setup.cctx.get(), payload); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }, 60000));
   client.join();
   EXPECT_TRUE(peer.handshake_ok) << peer.error;
   EXPECT_TRUE(peer.data_matches) << "received " << peer.received << " bytes; " << peer.error;
