@@ -622,30 +622,22 @@ void H2Session::Stream::forward_response_body() {
     }
     evbuffer_iovec chunk;
     if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) break;
-    const char* data = static_cast<const char*>(chunk.iov_base);
-    auto step = response_body_.feed(data, chunk.iov_len);
+    auto [step, payload] = feed_payload(response_body_, chunked ? &chunk_payload_ : nullptr,
+                                        static_cast<const char*>(chunk.iov_base), chunk.iov_len, &scratch_);
     if (step.error != http1::Error::kNone) {
       abort(records::Termination::kBadResponse);
       return;
     }
     if (step.consumed == 0) break;
-    const char* payload = data;
-    size_t payload_length = step.consumed;
-    if (chunked) {
-      scratch_.clear();
-      chunk_payload_.extract(data, step.consumed, &scratch_);
-      payload = scratch_.data();
-      payload_length = scratch_.size();
-    }
-    record_.bytes_out += payload_length;
+    record_.bytes_out += payload.size();
     mslot.bytes_out.add(step.consumed);
     if (!response_body_.done()) {
-      session_.codec_->submit_data(id_, reinterpret_cast<const uint8_t*>(payload), payload_length, false);
+      session_.codec_->submit_data(id_, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), false);
       evbuffer_drain(input, step.consumed);
       continue;
     }
     // The last piece: release the member (to the pool) before the codec may end the stream.
-    if (payload != scratch_.data()) scratch_.assign(payload, payload_length);
+    if (payload.data() != scratch_.data()) scratch_.assign(payload);
     evbuffer_drain(input, step.consumed);
     std::vector<http::Header> trailers;
     if (chunked && !chunk_payload_.trailers(parser_limits().max_headers, &trailers)) {

@@ -321,27 +321,20 @@ void HttpSession::forward_request_body_to_exchange() {
   while (!request_body_.done() && room) {
     evbuffer_iovec chunk;
     if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) break;
-    const char* data = static_cast<const char*>(chunk.iov_base);
-    auto step = request_body_.feed(data, chunk.iov_len);
+    auto [step, payload] = feed_payload(request_body_, chunked ? &request_chunks_ : nullptr,
+                                        static_cast<const char*>(chunk.iov_base), chunk.iov_len, &scratch_);
     if (step.error != http1::Error::kNone) {
       record_.path = http1::error_name(step.error);
       respond_local(400, records::Termination::kBadRequest);
       return;
     }
     if (step.consumed == 0) break;
-    const char* payload = data;
-    size_t payload_length = step.consumed;
-    if (chunked) {
-      scratch_.clear();
-      request_chunks_.extract(data, step.consumed, &scratch_);
-      payload = scratch_.data();
-      payload_length = scratch_.size();
-    }
     record_.bytes_in += step.consumed;
     lslot.bytes_in.add(step.consumed);
-    mslot.bytes_in.add(payload_length);
+    mslot.bytes_in.add(payload.size());
     body_sent_to_exchange_ = true;
-    room = exchange_->send_body(reinterpret_cast<const uint8_t*>(payload), payload_length, request_body_.done());
+    room = exchange_->send_body(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
+                                request_body_.done());
     evbuffer_drain(input, step.consumed);
     if (!exchange_) return;  // cannot happen inside send_body, but stay safe
   }
