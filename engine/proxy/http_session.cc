@@ -244,7 +244,7 @@ void HttpSession::build_member_request(std::string* out) const {
   out->append("\r\n");
 }
 
-void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
+const MemberRuntime& HttpSession::take_member(int member_index, bool reused) {
   const auto& pool = snapshot_->shared->pools[pool_index_];
   const auto& member = pool.members[member_index];
   member_index_ = member_index;
@@ -252,6 +252,11 @@ void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int memb
   stickiness_.member_chosen(pool, member_index, worker_.now_us() / 1000000);
   record_.member_id = member.config->id;
   record_.connect_us = connector_.connect_us();
+  return member;
+}
+
+void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
+  const auto& member = take_member(member_index, reused);
   record_.retries = connector_.retries();
   auto& mslot = member.stats->slot(worker_.index()).traffic;
   member_ = std::move(connection);
@@ -275,14 +280,9 @@ void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int memb
 }
 
 void HttpSession::on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) {
-  const auto& pool = snapshot_->shared->pools[pool_index_];
-  const auto& member = pool.members[member_index];
-  member_index_ = member_index;
-  member_reused_ = reused;
-  stickiness_.member_chosen(pool, member_index, worker_.now_us() / 1000000);
-  record_.member_id = member.config->id;
-  record_.connect_us = connector_.connect_us();
+  const auto& member = take_member(member_index, reused);
   record_.retries = static_cast<uint8_t>(connector_.retries() + exchange_retries_);
+  const auto& pool = snapshot_->shared->pools[pool_index_];
   http::RequestHead head = member_request_head(neutral_request_, *listener_, pool, peer_.text, tls_headers_,
                                                member.endpoint_key);
   exchange_ = connection.open(*this, head, request_done_, listener_->config->timeout_member_data_ms);
