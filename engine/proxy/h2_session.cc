@@ -72,6 +72,9 @@ class H2Session::Stream final : private UpstreamConnector::Observer, private Mem
   void on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) override;
   void on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) override;
   void on_upstream_failed(records::Termination why) override;
+  // The member the connector chose, for either protocol: remembered, told to stickiness, and
+  // put in the record (the retries aside: each protocol counts its own).
+  const MemberRuntime& take_member(int member_index, bool reused);
 
   // MemberExchange::Receiver (h2 members)
   void on_exchange_response(http::ResponseHead head, bool end_stream) override;
@@ -232,13 +235,18 @@ http1::Limits H2Session::Stream::parser_limits() const {
   return limits;
 }
 
-void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
+const MemberRuntime& H2Session::Stream::take_member(int member_index, bool reused) {
   member_index_ = member_index;
   member_reused_ = reused;
   stickiness_.member_chosen(snapshot_->shared->pools[pool_index_], member_index, worker_.now_us() / 1000000);
   const MemberRuntime& m = member();
   record_.member_id = m.config->id;
   record_.connect_us = connector_.connect_us();
+  return m;
+}
+
+void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
+  const MemberRuntime& m = take_member(member_index, reused);
   record_.retries = connector_.retries();
   auto& mslot = m.stats->slot(worker_.index()).traffic;
   member_ = std::move(connection);
@@ -271,14 +279,9 @@ void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, in
 }
 
 void H2Session::Stream::on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) {
-  member_index_ = member_index;
-  member_reused_ = reused;
-  const PoolRuntime& pool = snapshot_->shared->pools[pool_index_];
-  stickiness_.member_chosen(pool, member_index, worker_.now_us() / 1000000);
-  const MemberRuntime& m = member();
-  record_.member_id = m.config->id;
-  record_.connect_us = connector_.connect_us();
+  const MemberRuntime& m = take_member(member_index, reused);
   record_.retries = static_cast<uint8_t>(connector_.retries() + exchange_retries_);
+  const PoolRuntime& pool = snapshot_->shared->pools[pool_index_];
   http::RequestHead head = member_request_head(head_, *listener_, pool, session_.peer_.text,
                                                session_.tls_headers_, m.endpoint_key);
   size_t pending = evbuffer_get_length(pending_.get());
