@@ -285,16 +285,14 @@ void H2Session::Stream::on_upstream_h2(H2MemberConnection& connection, int membe
   http::RequestHead head = member_request_head(head_, *listener_, pool, session_.peer_.text,
                                                session_.tls_headers_, m.endpoint_key);
   size_t pending = evbuffer_get_length(pending_.get());
-  exchange_ = connection.open(*this, head, request_end_ && pending == 0,
-                              listener_->config->timeout_member_data_ms);
+  exchange_ = open_member_exchange(connection, *this, head, request_end_ && pending == 0,
+                                   listener_->config->timeout_member_data_ms,
+                                   m.stats->slot(worker_.index()).traffic);
   if (!exchange_) {
     connector_.release_exchange(member_index);
     respond_local(502, records::Termination::kConnectFailed);
     return;
   }
-  size_t head_bytes = head.method.size() + head.authority.size() + head.path.size();
-  for (const auto& header : head.headers) head_bytes += header.name.size() + header.value.size();
-  m.stats->slot(worker_.index()).traffic.bytes_in.add(head_bytes);
   exchange_blocked_ = false;
   replay_.clear();
   if (pending > 0) {

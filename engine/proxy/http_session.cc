@@ -285,15 +285,14 @@ void HttpSession::on_upstream_h2(H2MemberConnection& connection, int member_inde
   const auto& pool = snapshot_->shared->pools[pool_index_];
   http::RequestHead head = member_request_head(neutral_request_, *listener_, pool, peer_.text, tls_headers_,
                                                member.endpoint_key);
-  exchange_ = connection.open(*this, head, request_done_, listener_->config->timeout_member_data_ms);
+  exchange_ = open_member_exchange(connection, *this, head, request_done_,
+                                   listener_->config->timeout_member_data_ms,
+                                   member.stats->slot(worker_.index()).traffic);
   if (!exchange_) {
     connector_.release_exchange(member_index);
     respond_local(502, records::Termination::kConnectFailed);
     return;
   }
-  size_t head_bytes = head.method.size() + head.authority.size() + head.path.size();
-  for (const auto& header : head.headers) head_bytes += header.name.size() + header.value.size();
-  member.stats->slot(worker_.index()).traffic.bytes_in.add(head_bytes);
   state_ = State::kExchanging;
   response_chunked_ = false;
   unconsumed_ = 0;
