@@ -9,6 +9,7 @@
 #include "engine/proxy/inserted_headers.h"
 #include "engine/proxy/l7_request_facts.h"
 #include "engine/proxy/member_request.h"
+#include "engine/proxy/member_response_head.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/tls/client_certificate_info.h"
 #include "engine/tls/tls_transport.h"
@@ -524,19 +525,15 @@ void HttpSession::forward_request_body() {
 void HttpSession::read_response() {
   evbuffer* input = bufferevent_get_input(member_.get());
   while (!response_head_done_) {
-    size_t length = evbuffer_get_length(input);
-    if (length == 0) return;
+    if (evbuffer_get_length(input) == 0) return;
     if (first_response_byte_us_ == 0) first_response_byte_us_ = worker_.now_us();
-    const http1::Limits limits = parser_limits();
-    size_t n = std::min<size_t>(length, limits.max_header_bytes);
-    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ssize_t>(n)));
-    auto result = http1::parse_response_head(std::string_view(data, n), limits, is_head_request_, &response_);
-    if (result.status == http1::ParseStatus::kIncomplete) return;
-    if (result.status == http1::ParseStatus::kError || response_.status == 101) {
+    const MemberHead found = read_member_head(input, parser_limits(), is_head_request_, &response_);
+    if (found == MemberHead::kIncomplete) return;
+    if (found == MemberHead::kBad) {
       respond_local(502, records::Termination::kBadResponse);
       return;
     }
-    if (response_.status < 200) {
+    if (found == MemberHead::kInterim) {
       // Interim response (100 Continue, 103): pass it on and wait for the final one, except to
       // an HTTP/1.0 client, which cannot tell it from the response (RFC 9110 15.2). It is not
       // the response: the record's status and timings are the final one's.
