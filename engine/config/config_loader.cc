@@ -469,7 +469,8 @@ class Converter {
     }
     if (auto v = field(in, path, "default_pool_id")) {
       listener.default_pool_id = v->get<std::string>();
-      check_pool_reference(listener, protocol != nullptr, path + "/default_pool_id");
+      check_pool_reference(listener.default_pool_id, listener.protocol, protocol != nullptr,
+                           path + "/default_pool_id");
     }
     if (protocol) convert_listener_tls(in, path, listener);
     if (auto v = field(in, path, "h2c")) {
@@ -551,9 +552,9 @@ class Converter {
             "redirect_http_code applies only to REDIRECT_TO_URL and REDIRECT_PREFIX, not " + action_name);
     }
     if (policy.action != L7Action::kRedirectToPool || policy.redirect_pool_id.empty()) return;
-    Listener as_default = listener;  // the redirect pool must suit the listener like a default pool
-    as_default.default_pool_id = policy.redirect_pool_id;
-    check_pool_reference(as_default, protocol_known, path + "/redirect_pool_id");
+    // The redirect pool must suit the listener like a default pool.
+    check_pool_reference(policy.redirect_pool_id, listener.protocol, protocol_known,
+                         path + "/redirect_pool_id");
   }
 
   L7Rule convert_l7rule(const json& in, const std::string& path, const Listener& listener,
@@ -860,16 +861,16 @@ class Converter {
     }
   }
 
-  void check_pool_reference(const Listener& listener, bool protocol_known,
-                            const std::string& path) {
-    const std::string& id = listener.default_pool_id;
+  // `id` names a pool that a listener of `listener_protocol` sends requests to.
+  void check_pool_reference(const std::string& id, ListenerProtocol listener_protocol,
+                            bool protocol_known, const std::string& path) {
     if (!pool_ids_.count(id)) {
       if (all_pool_ids_readable()) error(path, "no pool has id " + json_string(id));
       return;
     }
     auto pool_protocol = pool_protocols_.find(id);
     if (!protocol_known || pool_protocol == pool_protocols_.end()) return;
-    auto allowed = pool_protocols_for(listener.protocol);
+    auto allowed = pool_protocols_for(listener_protocol);
     for (PoolProtocol p : allowed) {
       if (p == pool_protocol->second) return;
     }
@@ -878,7 +879,7 @@ class Converter {
       names += names.empty() ? "" : p == allowed.back() ? " or " : ", ";
       names += enum_name(kPoolProtocols, p);
     }
-    error(path, std::string(enum_name(kListenerProtocols, listener.protocol)) +
+    error(path, std::string(enum_name(kListenerProtocols, listener_protocol)) +
                     " listeners cannot use " + enum_name(kPoolProtocols, pool_protocol->second) +
                     " pool " + json_string(id) + "; they take " + names + " pools");
   }

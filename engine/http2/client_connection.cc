@@ -206,7 +206,7 @@ struct ClientConnection::Callbacks {
     }
     if (stream->want_writable && stream->buffered() < kRequestBufferHigh / 2) {
       stream->want_writable = false;
-      c.writable_.push_back(id);
+      c.pump_.mark_writable(id);
     }
     return static_cast<ssize_t>(n);
   }
@@ -266,31 +266,11 @@ bool ClientConnection::feed(const uint8_t* data, size_t length) {
 }
 
 void ClientConnection::flush() {
-  if (flushing_) {
-    flush_again_ = true;
-    return;
-  }
-  flushing_ = true;
   ++depth_;
-  do {
-    flush_again_ = false;
-    while (!handler_.output_blocked()) {
-      const uint8_t* data = nullptr;
-      ssize_t n = nghttp2_session_mem_send(session_.get(), &data);
-      if (n <= 0) {
-        if (n < 0) fail();
-        break;
-      }
-      handler_.write_output(data, static_cast<size_t>(n));
-    }
-    std::vector<int32_t> writable;
-    writable.swap(writable_);
-    for (int32_t id : writable) {
-      if (find(id) != nullptr) handler_.on_request_writable(id);
-    }
-  } while (flush_again_ || !writable_.empty());
+  pump_.flush(session_.get(), handler_, [this] { fail(); }, [this](int32_t id) {
+    if (find(id) != nullptr) handler_.on_request_writable(id);
+  });
   --depth_;
-  flushing_ = false;
 }
 
 void ClientConnection::after_user_call() {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/http/request.h"
+#include "engine/http2/session_pump.h"
 
 struct nghttp2_session;
 
@@ -132,10 +133,8 @@ class ClientConnection {
   ClientSettings settings_;
   std::unique_ptr<nghttp2_session, void (*)(nghttp2_session*)> session_;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
-  std::vector<int32_t> writable_;  // on_request_writable to deliver after serializing
-  int depth_ = 0;                  // >0 inside feed() or flush(): submit_* defer their flush
-  bool flushing_ = false;
-  bool flush_again_ = false;
+  SessionPump pump_;  // flush(); its writable streams hear on_request_writable
+  int depth_ = 0;     // >0 inside feed() or flush(): submit_* defer their flush
   bool goaway_received_ = false;
   bool settings_received_ = false;
   bool shutdown_ = false;

@@ -26,6 +26,7 @@
 
 #include "engine/config/config_types.h"
 #include "engine/http/request.h"
+#include "engine/http2/session_pump.h"
 #include "engine/http2/token_bucket.h"
 
 struct nghttp2_session;
@@ -149,13 +150,11 @@ class ServerConnection {
   config::Http2Limits limits_;
   std::unique_ptr<nghttp2_session, void (*)(nghttp2_session*)> session_;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
-  std::vector<int32_t> writable_;  // on_response_writable to deliver after serializing
+  SessionPump pump_;  // flush(); its writable streams hear on_response_writable
   TokenBucket resets_;
   TokenBucket control_frames_;
   uint64_t now_ms_;
   int depth_ = 0;          // >0 while inside feed() or flush(): submit_* defer their flush
-  bool flushing_ = false;
-  bool flush_again_ = false;
   bool draining_ = false;
   ConnectionError error_ = ConnectionError::kNone;
 };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/http/request.h"
+#include "engine/http1/body_decoder.h"
 #include "engine/proxy/header_rules.h"
 
 namespace pharos::proxy {
@@ -100,5 +101,27 @@ class ChunkPayload {
   std::string trailer_section_;
 };
 
+// One step of an HTTP/1.1 body on its way into HTTP/2 DATA.
+struct PayloadStep {
+  http1::BodyDecoder::Step step;  // what the decoder made of the bytes; look at step.error first
+  std::string_view payload;       // what the peer gets of the step.consumed bytes
+};
+
+// Feeds `data` to `body`. The payload is the consumed bytes themselves, or, with `chunks` (a
+// chunked body), their chunk data, extracted into `scratch`. After an error, or when nothing was
+// consumed, the payload is empty and `scratch` untouched.
+inline PayloadStep feed_payload(http1::BodyDecoder& body, ChunkPayload* chunks, const char* data,
+                                size_t length, std::string* scratch) {
+  PayloadStep out{body.feed(data, length), {}};
+  if (out.step.error != http1::Error::kNone || out.step.consumed == 0) return out;
+  if (chunks == nullptr) {
+    out.payload = std::string_view(data, out.step.consumed);
+    return out;
+  }
+  scratch->clear();
+  chunks->extract(data, out.step.consumed, scratch);
+  out.payload = *scratch;
+  return out;
+}
 
 }  // namespace pharos::proxy

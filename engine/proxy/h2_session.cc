@@ -14,6 +14,7 @@
 #include "engine/proxy/inserted_headers.h"
 #include "engine/proxy/l7_request_facts.h"
 #include "engine/proxy/member_request.h"
+#include "engine/proxy/member_response_head.h"
 #include "engine/proxy/upstream_connector.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/tls/client_certificate_info.h"
@@ -72,6 +73,9 @@ class H2Session::Stream final : private UpstreamConnector::Observer, private Mem
   void on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) override;
   void on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) override;
   void on_upstream_failed(records::Termination why) override;
+  // The member the connector chose, for either protocol: remembered, told to stickiness, and
+  // put in the record (the retries aside: each protocol counts its own).
+  const MemberRuntime& take_member(int member_index, bool reused);
 
   // MemberExchange::Receiver (h2 members)
   void on_exchange_response(http::ResponseHead head, bool end_stream) override;
@@ -232,13 +236,18 @@ http1::Limits H2Session::Stream::parser_limits() const {
   return limits;
 }
 
-void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
+const MemberRuntime& H2Session::Stream::take_member(int member_index, bool reused) {
   member_index_ = member_index;
   member_reused_ = reused;
   stickiness_.member_chosen(snapshot_->shared->pools[pool_index_], member_index, worker_.now_us() / 1000000);
   const MemberRuntime& m = member();
   record_.member_id = m.config->id;
   record_.connect_us = connector_.connect_us();
+  return m;
+}
+
+void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
+  const MemberRuntime& m = take_member(member_index, reused);
   record_.retries = connector_.retries();
   auto& mslot = m.stats->slot(worker_.index()).traffic;
   member_ = std::move(connection);
@@ -271,27 +280,20 @@ void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, in
 }
 
 void H2Session::Stream::on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) {
-  member_index_ = member_index;
-  member_reused_ = reused;
-  const PoolRuntime& pool = snapshot_->shared->pools[pool_index_];
-  stickiness_.member_chosen(pool, member_index, worker_.now_us() / 1000000);
-  const MemberRuntime& m = member();
-  record_.member_id = m.config->id;
-  record_.connect_us = connector_.connect_us();
+  const MemberRuntime& m = take_member(member_index, reused);
   record_.retries = static_cast<uint8_t>(connector_.retries() + exchange_retries_);
+  const PoolRuntime& pool = snapshot_->shared->pools[pool_index_];
   http::RequestHead head = member_request_head(head_, *listener_, pool, session_.peer_.text,
                                                session_.tls_headers_, m.endpoint_key);
   size_t pending = evbuffer_get_length(pending_.get());
-  exchange_ = connection.open(*this, head, request_end_ && pending == 0,
-                              listener_->config->timeout_member_data_ms);
+  exchange_ = open_member_exchange(connection, *this, head, request_end_ && pending == 0,
+                                   listener_->config->timeout_member_data_ms,
+                                   m.stats->slot(worker_.index()).traffic);
   if (!exchange_) {
     connector_.release_exchange(member_index);
     respond_local(502, records::Termination::kConnectFailed);
     return;
   }
-  size_t head_bytes = head.method.size() + head.authority.size() + head.path.size();
-  for (const auto& header : head.headers) head_bytes += header.name.size() + header.value.size();
-  m.stats->slot(worker_.index()).traffic.bytes_in.add(head_bytes);
   exchange_blocked_ = false;
   replay_.clear();
   if (pending > 0) {
@@ -520,19 +522,15 @@ void H2Session::Stream::credit() {
 void H2Session::Stream::read_response() {
   evbuffer* input = bufferevent_get_input(member_.get());
   while (!response_started_) {
-    size_t length = evbuffer_get_length(input);
-    if (length == 0) return;
+    if (evbuffer_get_length(input) == 0) return;
     if (first_response_byte_us_ == 0) first_response_byte_us_ = worker_.now_us();
-    const http1::Limits limits = parser_limits();
-    size_t n = std::min<size_t>(length, limits.max_header_bytes);
-    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ssize_t>(n)));
-    auto result = http1::parse_response_head(std::string_view(data, n), limits, is_head_, &response_);
-    if (result.status == http1::ParseStatus::kIncomplete) return;
-    if (result.status == http1::ParseStatus::kError || response_.status == 101) {
+    const MemberHead found = read_member_head(input, parser_limits(), is_head_, &response_);
+    if (found == MemberHead::kIncomplete) return;
+    if (found == MemberHead::kBad) {
       respond_local(502, records::Termination::kBadResponse);
       return;
     }
-    if (response_.status < 200) {
+    if (found == MemberHead::kInterim) {
       relay_interim_response();
       continue;
     }
@@ -622,30 +620,22 @@ void H2Session::Stream::forward_response_body() {
     }
     evbuffer_iovec chunk;
     if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) break;
-    const char* data = static_cast<const char*>(chunk.iov_base);
-    auto step = response_body_.feed(data, chunk.iov_len);
+    auto [step, payload] = feed_payload(response_body_, chunked ? &chunk_payload_ : nullptr,
+                                        static_cast<const char*>(chunk.iov_base), chunk.iov_len, &scratch_);
     if (step.error != http1::Error::kNone) {
       abort(records::Termination::kBadResponse);
       return;
     }
     if (step.consumed == 0) break;
-    const char* payload = data;
-    size_t payload_length = step.consumed;
-    if (chunked) {
-      scratch_.clear();
-      chunk_payload_.extract(data, step.consumed, &scratch_);
-      payload = scratch_.data();
-      payload_length = scratch_.size();
-    }
-    record_.bytes_out += payload_length;
+    record_.bytes_out += payload.size();
     mslot.bytes_out.add(step.consumed);
     if (!response_body_.done()) {
-      session_.codec_->submit_data(id_, reinterpret_cast<const uint8_t*>(payload), payload_length, false);
+      session_.codec_->submit_data(id_, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), false);
       evbuffer_drain(input, step.consumed);
       continue;
     }
     // The last piece: release the member (to the pool) before the codec may end the stream.
-    if (payload != scratch_.data()) scratch_.assign(payload, payload_length);
+    if (payload.data() != scratch_.data()) scratch_.assign(payload);
     evbuffer_drain(input, step.consumed);
     std::vector<http::Header> trailers;
     if (chunked && !chunk_payload_.trailers(parser_limits().max_headers, &trailers)) {

@@ -9,6 +9,7 @@
 #include "engine/proxy/inserted_headers.h"
 #include "engine/proxy/l7_request_facts.h"
 #include "engine/proxy/member_request.h"
+#include "engine/proxy/member_response_head.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/tls/client_certificate_info.h"
 #include "engine/tls/tls_transport.h"
@@ -244,7 +245,7 @@ void HttpSession::build_member_request(std::string* out) const {
   out->append("\r\n");
 }
 
-void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
+const MemberRuntime& HttpSession::take_member(int member_index, bool reused) {
   const auto& pool = snapshot_->shared->pools[pool_index_];
   const auto& member = pool.members[member_index];
   member_index_ = member_index;
@@ -252,6 +253,11 @@ void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int memb
   stickiness_.member_chosen(pool, member_index, worker_.now_us() / 1000000);
   record_.member_id = member.config->id;
   record_.connect_us = connector_.connect_us();
+  return member;
+}
+
+void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) {
+  const auto& member = take_member(member_index, reused);
   record_.retries = connector_.retries();
   auto& mslot = member.stats->slot(worker_.index()).traffic;
   member_ = std::move(connection);
@@ -275,25 +281,19 @@ void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int memb
 }
 
 void HttpSession::on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) {
-  const auto& pool = snapshot_->shared->pools[pool_index_];
-  const auto& member = pool.members[member_index];
-  member_index_ = member_index;
-  member_reused_ = reused;
-  stickiness_.member_chosen(pool, member_index, worker_.now_us() / 1000000);
-  record_.member_id = member.config->id;
-  record_.connect_us = connector_.connect_us();
+  const auto& member = take_member(member_index, reused);
   record_.retries = static_cast<uint8_t>(connector_.retries() + exchange_retries_);
+  const auto& pool = snapshot_->shared->pools[pool_index_];
   http::RequestHead head = member_request_head(neutral_request_, *listener_, pool, peer_.text, tls_headers_,
                                                member.endpoint_key);
-  exchange_ = connection.open(*this, head, request_done_, listener_->config->timeout_member_data_ms);
+  exchange_ = open_member_exchange(connection, *this, head, request_done_,
+                                   listener_->config->timeout_member_data_ms,
+                                   member.stats->slot(worker_.index()).traffic);
   if (!exchange_) {
     connector_.release_exchange(member_index);
     respond_local(502, records::Termination::kConnectFailed);
     return;
   }
-  size_t head_bytes = head.method.size() + head.authority.size() + head.path.size();
-  for (const auto& header : head.headers) head_bytes += header.name.size() + header.value.size();
-  member.stats->slot(worker_.index()).traffic.bytes_in.add(head_bytes);
   state_ = State::kExchanging;
   response_chunked_ = false;
   unconsumed_ = 0;
@@ -321,27 +321,20 @@ void HttpSession::forward_request_body_to_exchange() {
   while (!request_body_.done() && room) {
     evbuffer_iovec chunk;
     if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) break;
-    const char* data = static_cast<const char*>(chunk.iov_base);
-    auto step = request_body_.feed(data, chunk.iov_len);
+    auto [step, payload] = feed_payload(request_body_, chunked ? &request_chunks_ : nullptr,
+                                        static_cast<const char*>(chunk.iov_base), chunk.iov_len, &scratch_);
     if (step.error != http1::Error::kNone) {
       record_.path = http1::error_name(step.error);
       respond_local(400, records::Termination::kBadRequest);
       return;
     }
     if (step.consumed == 0) break;
-    const char* payload = data;
-    size_t payload_length = step.consumed;
-    if (chunked) {
-      scratch_.clear();
-      request_chunks_.extract(data, step.consumed, &scratch_);
-      payload = scratch_.data();
-      payload_length = scratch_.size();
-    }
     record_.bytes_in += step.consumed;
     lslot.bytes_in.add(step.consumed);
-    mslot.bytes_in.add(payload_length);
+    mslot.bytes_in.add(payload.size());
     body_sent_to_exchange_ = true;
-    room = exchange_->send_body(reinterpret_cast<const uint8_t*>(payload), payload_length, request_body_.done());
+    room = exchange_->send_body(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
+                                request_body_.done());
     evbuffer_drain(input, step.consumed);
     if (!exchange_) return;  // cannot happen inside send_body, but stay safe
   }
@@ -532,19 +525,15 @@ void HttpSession::forward_request_body() {
 void HttpSession::read_response() {
   evbuffer* input = bufferevent_get_input(member_.get());
   while (!response_head_done_) {
-    size_t length = evbuffer_get_length(input);
-    if (length == 0) return;
+    if (evbuffer_get_length(input) == 0) return;
     if (first_response_byte_us_ == 0) first_response_byte_us_ = worker_.now_us();
-    const http1::Limits limits = parser_limits();
-    size_t n = std::min<size_t>(length, limits.max_header_bytes);
-    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ssize_t>(n)));
-    auto result = http1::parse_response_head(std::string_view(data, n), limits, is_head_request_, &response_);
-    if (result.status == http1::ParseStatus::kIncomplete) return;
-    if (result.status == http1::ParseStatus::kError || response_.status == 101) {
+    const MemberHead found = read_member_head(input, parser_limits(), is_head_request_, &response_);
+    if (found == MemberHead::kIncomplete) return;
+    if (found == MemberHead::kBad) {
       respond_local(502, records::Termination::kBadResponse);
       return;
     }
-    if (response_.status < 200) {
+    if (found == MemberHead::kInterim) {
       // Interim response (100 Continue, 103): pass it on and wait for the final one, except to
       // an HTTP/1.0 client, which cannot tell it from the response (RFC 9110 15.2). It is not
       // the response: the record's status and timings are the final one's.

@@ -42,6 +42,9 @@ class HttpSession final : public Session, private UpstreamConnector::Observer, p
   void on_upstream_connected(net::BufferEventPtr connection, int member_index, bool reused) override;
   void on_upstream_h2(H2MemberConnection& connection, int member_index, bool reused) override;
   void on_upstream_failed(records::Termination why) override;
+  // The member the connector chose, for either protocol: remembered, told to stickiness, and
+  // put in the record (the retries aside: each protocol counts its own).
+  const MemberRuntime& take_member(int member_index, bool reused);
 
   // MemberExchange::Receiver: an h2 member answers this HTTP/1.x request.
   void on_exchange_response(http::ResponseHead head, bool end_stream) override;

@@ -1,6 +1,8 @@
 #include "engine/proxy/member_request.h"
 
+#include "engine/proxy/h2_member_pool.h"
 #include "engine/proxy/header_rules.h"
+#include "engine/stats/stats.h"
 
 namespace pharos::proxy {
 
@@ -61,6 +63,19 @@ http::RequestHead member_request_head(const http::RequestHead& client, const Lis
   }
   for (const auto& [name, value] : certificate_headers) out.headers.push_back(http::Header{name, value});
   return out;
+}
+
+std::unique_ptr<MemberExchange> open_member_exchange(H2MemberConnection& connection,
+                                                     MemberExchange::Receiver& receiver,
+                                                     const http::RequestHead& head, bool end_stream,
+                                                     uint32_t data_timeout_ms,
+                                                     stats::TrafficSlot& member_traffic) {
+  std::unique_ptr<MemberExchange> exchange = connection.open(receiver, head, end_stream, data_timeout_ms);
+  if (!exchange) return nullptr;
+  size_t head_bytes = head.method.size() + head.authority.size() + head.path.size();
+  for (const auto& header : head.headers) head_bytes += header.name.size() + header.value.size();
+  member_traffic.bytes_in.add(head_bytes);
+  return exchange;
 }
 
 const char* reason_phrase(uint16_t status) {
