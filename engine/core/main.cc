@@ -110,7 +110,7 @@ struct MainLoop {
   uint32_t drain_timeout_s;
   uint64_t drain_started_s = 0;
   bool exit_when_idle = false;
-  pharos::net::EventPtr idle_check;
+  pharos::net::EventPtr idle_check{};
 };
 
 void on_idle_check(evutil_socket_t, short, void* arg) {
