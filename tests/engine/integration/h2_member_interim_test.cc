@@ -3,18 +3,10 @@
 // member in the test (the engine's own server codec on a socket) that sends what a file server
 // cannot (103 Early Hints, 100 Continue on demand, response trailers) and keeps every request's
 // head, body size and trailer section as it arrived.
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "engine/http2/server_connection.h"
@@ -24,10 +16,6 @@ namespace pharos::itest {
 namespace {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-size_t find_after(const std::string& text, const std::string& what, size_t from) {
-  return from == std::string::npos ? std::string::npos : text.find(what, from);
-}
 
 // ---- the scripted h2 member ----
 
@@ -53,25 +41,8 @@ struct MemberRequest {
 //   anything else  200 "ok\n"
 class ScriptedH2Member {
  public:
-  ScriptedH2Member() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(listen_fd_, 128);
-    socklen_t length = sizeof(addr);
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length);
-    port_ = ntohs(addr.sin_port);
-    if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) stop_pipe_[0] = stop_pipe_[1] = -1;
-    thread_ = std::thread([this] { run(); });
-  }
-  ~ScriptedH2Member() {
-    if (::write(stop_pipe_[1], "x", 1) < 0) {}
-    thread_.join();
-    for (int fd : {listen_fd_, stop_pipe_[0], stop_pipe_[1]}) ::close(fd);
-  }
-  uint16_t port() const { return port_; }
+  ScriptedH2Member() : server_([this] { return std::make_unique<Connection>(*this); }) {}
+  uint16_t port() const { return server_.port(); }
   // Every whole request, in the order they ended.
   std::vector<MemberRequest> requests() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -80,17 +51,27 @@ class ScriptedH2Member {
 
  private:
   // One client connection: the server codec and what its streams have received so far.
-  class Connection final : public http2::ServerConnection::Handler {
+  class Connection final : public LoopbackServer::Peer, private http2::ServerConnection::Handler {
    public:
     explicit Connection(ScriptedH2Member& member) : member_(member), codec_(*this, config::Http2Limits{}, 0) {}
-    http2::ServerConnection& codec() { return codec_; }
+    std::string greeting() override {
+      codec_.flush();
+      return take_output();
+    }
+    bool feed(const char* data, size_t length, std::string* reply) override {
+      bool open = codec_.feed(reinterpret_cast<const uint8_t*>(data), length, 0);
+      codec_.flush();
+      *reply = take_output();
+      return open;
+    }
+
+   private:
     std::string take_output() {
       std::string out;
       out.swap(output_);
       return out;
     }
 
-   private:
     void on_request(int32_t id, http::RequestHead head, bool end_stream) override {
       MemberRequest& request = open_[id];
       request.head = std::move(head);
@@ -162,62 +143,14 @@ class ScriptedH2Member {
     http2::ServerConnection codec_;
   };
 
-  static void send_all(int fd, const std::string& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      sent += static_cast<size_t>(n);
-    }
-  }
-
-  void run() {
-    std::map<int, std::unique_ptr<Connection>> connections;
-    for (;;) {
-      std::vector<pollfd> fds{{stop_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-      for (const auto& [fd, c] : connections) fds.push_back({fd, POLLIN, 0});
-      if (::poll(fds.data(), fds.size(), -1) < 0) continue;
-      if (fds[0].revents) break;
-      if (fds[1].revents & POLLIN) {
-        int fd;
-        while ((fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) {
-          auto connection = std::make_unique<Connection>(*this);
-          connection->codec().flush();
-          send_all(fd, connection->take_output());
-          connections[fd] = std::move(connection);
-        }
-      }
-      for (size_t i = 2; i < fds.size(); ++i) {
-        if (!fds[i].revents) continue;
-        int fd = fds[i].fd;
-        char chunk[65536];
-        ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
-        if (n < 0 && errno == EINTR) continue;
-        Connection& c = *connections[fd];
-        bool ok = n > 0 && c.codec().feed(reinterpret_cast<const uint8_t*>(chunk), static_cast<size_t>(n), 0);
-        c.codec().flush();
-        send_all(fd, c.take_output());
-        if (!ok) {
-          ::close(fd);
-          connections.erase(fd);
-        }
-      }
-    }
-    for (const auto& [fd, c] : connections) ::close(fd);
-  }
-
   void record(MemberRequest request) {
     std::lock_guard<std::mutex> lock(mutex_);
     requests_.push_back(std::move(request));
   }
 
-  int listen_fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  uint16_t port_ = 0;
   std::mutex mutex_;
   std::vector<MemberRequest> requests_;
-  std::thread thread_;
+  LoopbackServer server_;  // last: its thread uses the members above
 };
 
 // ---- the setup ----

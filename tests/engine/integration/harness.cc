@@ -726,4 +726,73 @@ EngineHandle* IntegrationTest::start_engine(const json& config, const EngineOpti
   return engines_.back().get();
 }
 
+// ---- LoopbackServer ----
+
+LoopbackServer::LoopbackServer(std::function<std::unique_ptr<Peer>()> make_peer)
+    : make_peer_(std::move(make_peer)) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::listen(listen_fd_, 128);
+  socklen_t length = sizeof(addr);
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length);
+  port_ = ntohs(addr.sin_port);
+  if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) stop_pipe_[0] = stop_pipe_[1] = -1;
+  thread_ = std::thread([this] { run(); });
+}
+
+LoopbackServer::~LoopbackServer() {
+  if (::write(stop_pipe_[1], "x", 1) < 0) {}
+  thread_.join();
+  for (int fd : {listen_fd_, stop_pipe_[0], stop_pipe_[1]}) ::close(fd);
+}
+
+void LoopbackServer::run() {
+  auto send_all = [](int fd, const std::string& bytes) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      sent += static_cast<size_t>(n);
+    }
+  };
+  std::map<int, std::unique_ptr<Peer>> peers;
+  for (;;) {
+    std::vector<pollfd> fds{{stop_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+    for (const auto& [fd, peer] : peers) fds.push_back({fd, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), -1) < 0) continue;
+    if (fds[0].revents) break;
+    if (fds[1].revents & POLLIN) {
+      int fd;
+      while ((fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) {
+        std::unique_ptr<Peer> peer = make_peer_();
+        send_all(fd, peer->greeting());
+        peers[fd] = std::move(peer);
+      }
+    }
+    for (size_t i = 2; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      int fd = fds[i].fd;
+      char chunk[65536];
+      ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
+      if (n < 0 && errno == EINTR) continue;
+      std::string reply;
+      bool open = n > 0 && peers[fd]->feed(chunk, static_cast<size_t>(n), &reply);
+      send_all(fd, reply);
+      if (!open) {
+        ::close(fd);
+        peers.erase(fd);
+      }
+    }
+  }
+  for (const auto& [fd, peer] : peers) ::close(fd);
+}
+
+size_t find_after(const std::string& text, const std::string& what, size_t from) {
+  return from == std::string::npos ? std::string::npos : text.find(what, from);
+}
+
 }  // namespace pharos::itest

@@ -159,6 +159,40 @@ HttpResponse http_get(uint16_t port, const std::string& path, const std::string&
 std::string get_request(const std::string& path, bool close = false,
                         const std::string& extra_headers = "");
 
+// ---- in-process scripted servers ----
+
+// A TCP server on 127.0.0.1 (a free port) whose connections one thread serves with poll(): each
+// gets a Peer from `make_peer`, its bytes go to Peer::feed and the reply bytes go back.
+class LoopbackServer {
+ public:
+  class Peer {
+   public:
+    virtual ~Peer() = default;
+    // Bytes to send as soon as the connection is accepted.
+    virtual std::string greeting() { return {}; }
+    // Client bytes; what to send back goes to *reply. False: close the connection after it.
+    virtual bool feed(const char* data, size_t length, std::string* reply) = 0;
+  };
+
+  explicit LoopbackServer(std::function<std::unique_ptr<Peer>()> make_peer);
+  ~LoopbackServer();
+  LoopbackServer(const LoopbackServer&) = delete;
+  LoopbackServer& operator=(const LoopbackServer&) = delete;
+  uint16_t port() const { return port_; }
+
+ private:
+  void run();
+  std::function<std::unique_ptr<Peer>()> make_peer_;
+  int listen_fd_ = -1;
+  int stop_pipe_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+// Where `what` occurs in `text` at or after `from` (npos when `from` is npos): for checking the
+// order of lines in a client's verbose output.
+size_t find_after(const std::string& text, const std::string& what, size_t from);
+
 // ---- an in-process member that counts what reaches it ----
 
 // Minimal HTTP/1.1 member: answers every request (body via Content-Length only) with 200 and

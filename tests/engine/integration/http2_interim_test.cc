@@ -60,25 +60,8 @@ std::string lower(std::string text) {
 //   anything else  200 "ok\n"
 class ScriptedMember {
  public:
-  ScriptedMember() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(listen_fd_, 128);
-    socklen_t length = sizeof(addr);
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length);
-    port_ = ntohs(addr.sin_port);
-    if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) stop_pipe_[0] = stop_pipe_[1] = -1;
-    thread_ = std::thread([this] { run(); });
-  }
-  ~ScriptedMember() {
-    if (::write(stop_pipe_[1], "x", 1) < 0) {}
-    thread_.join();
-    for (int fd : {listen_fd_, stop_pipe_[0], stop_pipe_[1]}) ::close(fd);
-  }
-  uint16_t port() const { return port_; }
+  ScriptedMember() : server_([this] { return std::make_unique<Connection>(*this); }) {}
+  uint16_t port() const { return server_.port(); }
   // Every request as it arrived (head and framed body), in order.
   std::vector<std::string> requests() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -86,54 +69,22 @@ class ScriptedMember {
   }
 
  private:
-  struct Connection {
+  struct Connection final : LoopbackServer::Peer {
+    explicit Connection(ScriptedMember& member) : member(member) {}
+    bool feed(const char* data, size_t length, std::string* reply) override {
+      in.append(data, length);
+      return member.serve(*reply, *this);
+    }
+    ScriptedMember& member;
     std::string in;
     size_t head_bytes = 0;  // nonzero once the head of the current request is parsed
     std::string path;
     size_t content_length = 0;
     bool chunked = false;
-    bool answered = false;  // answered from the head alone (/refuse)
   };
 
-  void run() {
-    std::map<int, Connection> connections;
-    for (;;) {
-      std::vector<pollfd> fds{{stop_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-      for (const auto& [fd, c] : connections) fds.push_back({fd, POLLIN, 0});
-      if (::poll(fds.data(), fds.size(), -1) < 0) continue;
-      if (fds[0].revents) break;
-      if (fds[1].revents & POLLIN) {
-        int fd;
-        while ((fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) connections[fd];
-      }
-      for (size_t i = 2; i < fds.size(); ++i) {
-        if (!fds[i].revents) continue;
-        int fd = fds[i].fd;
-        char chunk[65536];
-        ssize_t n = ::recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-          ::close(fd);
-          connections.erase(fd);
-          continue;
-        }
-        if (n < 0) continue;
-        Connection& c = connections[fd];
-        c.in.append(chunk, static_cast<size_t>(n));
-        if (!serve(fd, c)) {
-          ::close(fd);
-          connections.erase(fd);
-        }
-      }
-    }
-    for (const auto& [fd, c] : connections) ::close(fd);
-  }
-
-  void send_all(int fd, const std::string& bytes) {
-    ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  }
-
-  // Handles whatever whole requests `c` holds; false to close the connection.
-  bool serve(int fd, Connection& c) {
+  // Handles whatever whole requests `c` holds, answers into `out`; false to close the connection.
+  bool serve(std::string& out, Connection& c) {
     for (;;) {
       if (c.head_bytes == 0) {
         size_t end = c.in.find("\r\n\r\n");
@@ -148,10 +99,10 @@ class ScriptedMember {
         bool expect = head.find("\r\nexpect: 100-continue") != std::string::npos;
         if (c.path == "/refuse") {
           record(c.in.substr(0, c.head_bytes));
-          send_all(fd, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo big!\n");
+          out.append("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo big!\n");
           return false;
         }
-        if (expect) send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n");
+        if (expect) out.append("HTTP/1.1 100 Continue\r\n\r\n");
       }
       size_t payload = c.content_length;
       size_t end = c.head_bytes + c.content_length;
@@ -160,7 +111,7 @@ class ScriptedMember {
       record(c.in.substr(0, end));
       c.in.erase(0, end);
       c.head_bytes = 0;
-      send_all(fd, answer(c.path, payload));
+      out.append(answer(c.path, payload));
     }
   }
 
@@ -187,12 +138,9 @@ class ScriptedMember {
     requests_.push_back(std::move(request));
   }
 
-  int listen_fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  uint16_t port_ = 0;
   std::mutex mutex_;
   std::vector<std::string> requests_;
-  std::thread thread_;
+  LoopbackServer server_;  // last: its thread uses the members above
 };
 
 // ---- the setup ----
@@ -238,10 +186,6 @@ class Http2InterimTest : public IntegrationTest {
   uint16_t port_ = 0;
   EngineHandle* engine_ = nullptr;
 };
-
-size_t find_after(const std::string& text, const std::string& what, size_t from) {
-  return from == std::string::npos ? std::string::npos : text.find(what, from);
-}
 
 TEST_F(Http2InterimTest, EarlyHintsReachTheClientAsNonFinalHeaders) {
   start();
