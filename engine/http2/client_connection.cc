@@ -24,7 +24,9 @@ struct ClientConnection::Stream {
   http::ResponseHead head;
   size_t header_list_bytes = 0;
   bool oversized = false;
-  bool announced = false;          // on_response() delivered
+  bool announced = false;          // on_response() delivered: a HEADERS block now is trailers
+  std::vector<http::Header> response_trailers;  // while the trailer block is decoded
+  std::vector<http::Header> request_trailers;   // sent after the request body (submit_trailers)
   bool response_complete = false;  // END_STREAM from the member
   bool cancelled = false;          // reset_stream() by the caller
   // Request body waiting for the data provider; body_offset bytes of it are already sent.
@@ -67,14 +69,22 @@ std::string lower(const std::string& text) {
 struct ClientConnection::Callbacks {
   static ClientConnection& self(void* user_data) { return *static_cast<ClientConnection*>(user_data); }
 
-  static bool is_response(const nghttp2_frame* frame) {
-    return frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_RESPONSE;
+  // nghttp2 files only the first HEADERS of a stream as a response (NGHTTP2_HCAT_RESPONSE); a
+  // final head after an interim one, and trailers, come as NGHTTP2_HCAT_HEADERS. Which of them
+  // a block is follows from whether the final head has been delivered.
+  static bool is_headers(const nghttp2_frame* frame) {
+    return frame->hd.type == NGHTTP2_HEADERS &&
+           (frame->headers.cat == NGHTTP2_HCAT_RESPONSE || frame->headers.cat == NGHTTP2_HCAT_HEADERS);
   }
 
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-    if (!is_response(frame)) return 0;
+    if (!is_headers(frame)) return 0;
     if (Stream* stream = self(user_data).find(frame->hd.stream_id)) {
-      stream->head = http::ResponseHead{};  // a final head after an interim one starts afresh
+      if (stream->announced) {
+        stream->response_trailers.clear();
+      } else {
+        stream->head = http::ResponseHead{};  // a final head after an interim one starts afresh
+      }
       stream->header_list_bytes = 0;
     }
     return 0;
@@ -83,7 +93,7 @@ struct ClientConnection::Callbacks {
   static int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
                        size_t name_length, const uint8_t* value, size_t value_length, uint8_t,
                        void* user_data) {
-    if (!is_response(frame)) return 0;  // trailers are not forwarded
+    if (!is_headers(frame)) return 0;
     auto& c = self(user_data);
     Stream* stream = c.find(frame->hd.stream_id);
     if (stream == nullptr || stream->oversized) return 0;
@@ -91,16 +101,26 @@ struct ClientConnection::Callbacks {
     if (stream->header_list_bytes > c.settings_.max_header_list_bytes) {
       stream->oversized = true;
       stream->head.headers.clear();
+      stream->response_trailers.clear();
       return 0;
     }
     std::string_view n(reinterpret_cast<const char*>(name), name_length);
     std::string_view v(reinterpret_cast<const char*>(value), value_length);
+    if (stream->announced) return on_trailer(*stream, n, v);
     if (n == ":status") {
       stream->head.status = parse_status(v);
       return 0;
     }
     if (!n.empty() && n.front() == ':') return 0;  // nghttp2 has checked the pseudo-headers
     stream->head.headers.push_back(http::Header{std::string(n), std::string(v)});
+    return 0;
+  }
+
+  // A field of the response's trailer section. nghttp2 checks it as it checks header fields and
+  // resets a stream whose trailers carry a pseudo-header or lack END_STREAM (RFC 9113 8.1).
+  static int on_trailer(Stream& stream, std::string_view name, std::string_view value) {
+    if (!name.empty() && name.front() == ':') return 0;
+    stream.response_trailers.push_back(http::Header{std::string(name), std::string(value)});
     return 0;
   }
 
@@ -112,19 +132,31 @@ struct ClientConnection::Callbacks {
       case NGHTTP2_HEADERS: {
         Stream* stream = c.find(id);
         if (stream == nullptr) return 0;
-        if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
-          if (stream->oversized || stream->head.status == 0) {
+        if (!stream->announced) {
+          if (stream->oversized || stream->head.status == 0 || stream->head.status == 101) {
             nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
             return 0;
           }
-          if (stream->head.status < 200) return 0;  // interim: the final head follows
+          if (stream->head.status < 200) {  // interim: the final head follows
+            http::ResponseHead head = std::move(stream->head);
+            stream->head = http::ResponseHead{};
+            c.handler_.on_interim_response(id, std::move(head));
+            return 0;
+          }
           stream->announced = true;
           if (end_stream) stream->response_complete = true;
           http::ResponseHead head = std::move(stream->head);
           stream->head = http::ResponseHead{};
           c.handler_.on_response(id, std::move(head), end_stream);
-        } else if (end_stream && stream->announced) {
+        } else if (end_stream) {
+          if (stream->oversized) {
+            nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+            return 0;
+          }
           stream->response_complete = true;  // trailers end the response
+          std::vector<http::Header> trailers;
+          trailers.swap(stream->response_trailers);
+          c.handler_.on_response_trailers(id, std::move(trailers));
         }
         return 0;
       }
@@ -179,6 +211,19 @@ struct ClientConnection::Callbacks {
     return 0;
   }
 
+  // The request body's last bytes are going out: END_STREAM on them, or a trailer section after.
+  static void end_body(ClientConnection& c, int32_t id, Stream& stream, uint32_t* flags) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (stream.request_trailers.empty()) return;
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(stream.request_trailers.size());
+    for (const auto& field : stream.request_trailers) nva.push_back(make_nv(field.name, field.value));
+    if (nghttp2_submit_trailer(c.session_.get(), id, nva.data(), nva.size()) == 0) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+    stream.request_trailers.clear();
+  }
+
   static ssize_t read_body(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
                            uint32_t* flags, nghttp2_data_source*, void* user_data) {
     auto& c = self(user_data);
@@ -187,7 +232,7 @@ struct ClientConnection::Callbacks {
     size_t available = stream->buffered();
     if (available == 0) {
       if (stream->body_end) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        end_body(c, id, *stream, flags);
         return 0;
       }
       stream->deferred = true;
@@ -199,7 +244,7 @@ struct ClientConnection::Callbacks {
     if (stream->body_offset == stream->body.size()) {
       stream->body.clear();
       stream->body_offset = 0;
-      if (stream->body_end) *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (stream->body_end) end_body(c, id, *stream, flags);
     } else if (stream->body_offset >= kRequestBufferHigh) {
       stream->body.erase(0, stream->body_offset);
       stream->body_offset = 0;
@@ -309,6 +354,20 @@ bool ClientConnection::submit_data(int32_t stream_id, const uint8_t* data, size_
   stream->body.append(reinterpret_cast<const char*>(data), length);
   if (end_stream) stream->body_end = true;
   if (stream->deferred && (length > 0 || end_stream)) {
+    stream->deferred = false;
+    nghttp2_session_resume_data(session_.get(), stream_id);
+  }
+  after_user_call();
+  return true;
+}
+
+bool ClientConnection::submit_trailers(int32_t stream_id, std::vector<http::Header> trailers) {
+  Stream* stream = find(stream_id);
+  if (stream == nullptr || stream->body_end) return false;
+  for (auto& field : trailers) field.name = lower(field.name);
+  stream->request_trailers = std::move(trailers);
+  stream->body_end = true;
+  if (stream->deferred) {
     stream->deferred = false;
     nghttp2_session_resume_data(session_.get(), stream_id);
   }

@@ -58,10 +58,16 @@ class ClientConnection {
   class Handler {
    public:
     virtual ~Handler() = default;
-    // The final response head (interim 1xx heads are dropped). end_stream: no body follows.
+    // An interim head (1xx other than 101) before the final one; any number may come.
+    virtual void on_interim_response(int32_t stream_id, http::ResponseHead head) = 0;
+    // The final response head. end_stream: no body follows.
     virtual void on_response(int32_t stream_id, http::ResponseHead head, bool end_stream) = 0;
     // Response body bytes. The stream window reopens only by consume(stream_id, length).
     virtual void on_response_data(int32_t stream_id, const uint8_t* data, size_t length) = 0;
+    // The response's trailer section (a HEADERS block after the body, with END_STREAM), just
+    // before on_stream_close(kNone). Names are lower case; nghttp2 has refused pseudo-headers;
+    // a section over max_header_list_bytes resets the stream instead.
+    virtual void on_response_trailers(int32_t stream_id, std::vector<http::Header> trailers) = 0;
     // The stream is over, once for every stream submit_request() opened: kNone after the whole
     // response (on_response and any data came first), else why it ended.
     virtual void on_stream_close(int32_t stream_id, StreamError error) = 0;
@@ -96,6 +102,10 @@ class ClientConnection {
   int32_t submit_request(const http::RequestHead& head, bool end_stream);
   // Appends request body bytes; end_stream ends the body once they are sent.
   bool submit_data(int32_t stream_id, const uint8_t* data, size_t length, bool end_stream);
+  // Ends the request body with a trailer section (HEADERS with END_STREAM) once the bytes
+  // submitted before are sent; empty `trailers` end it like submit_data(..., true). Callers
+  // filter the fields (no pseudo-headers, none forbidden in trailers).
+  bool submit_trailers(int32_t stream_id, std::vector<http::Header> trailers);
   // Resets the stream (CANCEL) unless it is whole both ways; its on_stream_close follows, maybe
   // inside this call (kNone when the response was whole, else kCancelled).
   void reset_stream(int32_t stream_id);

@@ -47,8 +47,10 @@ class H2MemberConnection::Codec final : public http2::ClientConnection::Handler 
       : owner_(owner), client_(*this, settings) {}
   http2::ClientConnection& client() { return client_; }
 
+  void on_interim_response(int32_t stream_id, http::ResponseHead head) override;
   void on_response(int32_t stream_id, http::ResponseHead head, bool end_stream) override;
   void on_response_data(int32_t stream_id, const uint8_t* data, size_t length) override;
+  void on_response_trailers(int32_t stream_id, std::vector<http::Header> trailers) override;
   void on_stream_close(int32_t stream_id, http2::StreamError error) override;
   void on_request_writable(int32_t stream_id) override;
   void on_goaway(int32_t, uint32_t) override {}  // the codec refuses new streams from now on
@@ -84,6 +86,12 @@ class H2MemberConnection::Exchange final : public MemberExchange {
     http2::ClientConnection& client = connection_->codec_->client();
     client.submit_data(stream_id_, data, length, end);
     return connection_ == nullptr || !client.request_buffer_full(stream_id_);
+  }
+
+  void send_trailers(std::vector<http::Header> trailers) override {
+    if (connection_ == nullptr) return;
+    arm();
+    connection_->codec_->client().submit_trailers(stream_id_, std::move(trailers));
   }
 
   void consume(size_t length) override {
@@ -141,6 +149,20 @@ void H2MemberConnection::Codec::on_response(int32_t stream_id, http::ResponseHea
   if (it == owner_.exchanges_.end()) return;
   it->second->heard(0);
   it->second->receiver().on_exchange_response(std::move(head), end_stream);
+}
+
+void H2MemberConnection::Codec::on_interim_response(int32_t stream_id, http::ResponseHead head) {
+  auto it = owner_.exchanges_.find(stream_id);
+  if (it == owner_.exchanges_.end()) return;
+  it->second->heard(0);
+  it->second->receiver().on_exchange_interim(std::move(head));
+}
+
+void H2MemberConnection::Codec::on_response_trailers(int32_t stream_id, std::vector<http::Header> trailers) {
+  auto it = owner_.exchanges_.find(stream_id);
+  if (it == owner_.exchanges_.end()) return;
+  it->second->heard(0);
+  it->second->receiver().on_exchange_trailers(std::move(trailers));
 }
 
 void H2MemberConnection::Codec::on_response_data(int32_t stream_id, const uint8_t* data, size_t length) {

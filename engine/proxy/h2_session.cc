@@ -78,12 +78,16 @@ class H2Session::Stream final : private UpstreamConnector::Observer, private Mem
   const MemberRuntime& take_member(int member_index, bool reused);
 
   // MemberExchange::Receiver (h2 members)
+  void on_exchange_interim(http::ResponseHead head) override;
   void on_exchange_response(http::ResponseHead head, bool end_stream) override;
   void on_exchange_data(const uint8_t* data, size_t length) override;
+  void on_exchange_trailers(std::vector<http::Header> trailers) override;
   void on_exchange_end() override;
   void on_exchange_failed(ExchangeError error) override;
   void on_exchange_writable() override;
   void send_to_exchange(const uint8_t* data, size_t length, bool end);
+  // The end of the request body towards the h2 member: the client's trailer section, or none.
+  void end_exchange_body();
   // Keeps request body bytes for a retry on another h2 connection, up to kReplayLimit.
   void remember_for_replay(const uint8_t* data, size_t length);
   // One header of an h2 member's response head, as the client gets it (into `head`).
@@ -96,6 +100,8 @@ class H2Session::Stream final : private UpstreamConnector::Observer, private Mem
   void credit();
   void read_response();
   void relay_interim_response();
+  // A 1xx head as the client gets it, as a non-final HEADERS frame (up to kMaxInterimResponses).
+  void submit_interim_head(const http::ResponseHead& head, size_t head_bytes);
   bool send_response_head();
   void forward_response_body();
   void response_complete();
@@ -138,6 +144,8 @@ class H2Session::Stream final : private UpstreamConnector::Observer, private Mem
   bool request_has_body_;
   bool request_sent_ = false;  // the member has the whole request
   std::string request_trailers_;  // the client's trailer section, framed for a chunked body
+  std::vector<http::Header> request_trailer_fields_;  // the same fields, for an h2 member
+  std::vector<http::Header> response_trailers_;       // an h2 member's, until on_exchange_end
   size_t uncredited_ = 0;      // request body bytes received but not yet passed on
   bool is_head_ = false;
 
@@ -286,7 +294,8 @@ void H2Session::Stream::on_upstream_h2(H2MemberConnection& connection, int membe
   http::RequestHead head = member_request_head(head_, *listener_, pool, session_.peer_.text,
                                                session_.tls_headers_, m.endpoint_key);
   size_t pending = evbuffer_get_length(pending_.get());
-  exchange_ = open_member_exchange(connection, *this, head, request_end_ && pending == 0,
+  const bool end_with_trailers = request_end_ && !request_trailer_fields_.empty();
+  exchange_ = open_member_exchange(connection, *this, head, request_end_ && pending == 0 && !end_with_trailers,
                                    listener_->config->timeout_member_data_ms,
                                    m.stats->slot(worker_.index()).traffic);
   if (!exchange_) {
@@ -299,8 +308,9 @@ void H2Session::Stream::on_upstream_h2(H2MemberConnection& connection, int membe
   if (pending > 0) {
     std::string body(pending, '\0');
     evbuffer_remove(pending_.get(), body.data(), pending);
-    send_to_exchange(reinterpret_cast<const uint8_t*>(body.data()), body.size(), request_end_);
+    send_to_exchange(reinterpret_cast<const uint8_t*>(body.data()), body.size(), request_end_ && !end_with_trailers);
   }
+  if (end_with_trailers) end_exchange_body();
   if (request_end_) {
     request_sent_ = true;
     request_sent_us_ = worker_.now_us();
@@ -326,6 +336,17 @@ void H2Session::Stream::send_to_exchange(const uint8_t* data, size_t length, boo
   if (!response_started_) remember_for_replay(data, length);
   if (length > 0) member().stats->slot(worker_.index()).traffic.bytes_in.add(length);
   if (!exchange_->send_body(data, length, end)) exchange_blocked_ = true;
+}
+
+void H2Session::Stream::end_exchange_body() {
+  if (request_trailer_fields_.empty()) {
+    send_to_exchange(nullptr, 0, true);
+    return;
+  }
+  size_t bytes = 0;
+  for (const auto& field : request_trailer_fields_) bytes += field.name.size() + field.value.size();
+  member().stats->slot(worker_.index()).traffic.bytes_in.add(bytes);
+  exchange_->send_trailers(request_trailer_fields_);  // a copy: a refused stream is sent again
 }
 
 void H2Session::Stream::on_exchange_writable() {
@@ -379,6 +400,38 @@ void H2Session::Stream::on_exchange_response(http::ResponseHead member_head, boo
   session_.codec_->submit_response(id_, head, false);
 }
 
+// A member's 1xx, as relay_interim_response() passes one from an HTTP/1.1 member: not the
+// response, so the record's status and timings stay the final response's.
+void H2Session::Stream::on_exchange_interim(http::ResponseHead member_head) {
+  http::ResponseHead head;
+  head.status = member_head.status;
+  size_t member_head_bytes = 0;
+  size_t head_bytes = 0;
+  for (auto& header : member_head.headers) {
+    member_head_bytes += header.name.size() + header.value.size();
+    if (is_connection_specific(header.name) || header.name == "content-length") continue;
+    head_bytes += header.name.size() + header.value.size();
+    head.headers.push_back(std::move(header));
+  }
+  member().stats->slot(worker_.index()).traffic.bytes_out.add(member_head_bytes);
+  submit_interim_head(head, head_bytes);
+}
+
+// A member's trailer section, kept for the end of the body (a trailing HEADERS frame). Bounded
+// and filtered as a chunked trailer section from an HTTP/1.1 member is.
+void H2Session::Stream::on_exchange_trailers(std::vector<http::Header> trailers) {
+  size_t member_bytes = 0;
+  for (const auto& field : trailers) member_bytes += field.name.size() + field.value.size();
+  member().stats->slot(worker_.index()).traffic.bytes_out.add(member_bytes);
+  const http1::Limits limits = parser_limits();
+  if (!trailers_to_forward(&trailers, limits.max_headers, limits.max_trailer_bytes)) {
+    abort(records::Termination::kBadResponse);
+    return;
+  }
+  for (const auto& field : trailers) record_.bytes_out += field.name.size() + field.value.size();
+  response_trailers_ = std::move(trailers);
+}
+
 void H2Session::Stream::on_exchange_data(const uint8_t* data, size_t length) {
   record_.bytes_out += length;
   member().stats->slot(worker_.index()).traffic.bytes_out.add(length);
@@ -397,7 +450,7 @@ void H2Session::Stream::on_exchange_end() {
   if (!request_end_) request_end_ = true;  // the member did not wait for the rest of the body
   release_member(true);
   credit();
-  session_.codec_->submit_data(id_, nullptr, 0, true);
+  session_.codec_->submit_trailers(id_, std::move(response_trailers_));  // none: END_STREAM alone
 }
 
 void H2Session::Stream::on_exchange_failed(ExchangeError error) {
@@ -405,7 +458,8 @@ void H2Session::Stream::on_exchange_failed(ExchangeError error) {
   connector_.release_exchange(member_index_);
   const bool nothing_back = !response_started_;
   const bool unprocessed =
-      error == ExchangeError::kRefused || (error == ExchangeError::kLost && member_reused_ && first_response_byte_us_ == 0);
+      error == ExchangeError::kRefused ||
+      (error == ExchangeError::kLost && member_reused_ && first_response_byte_us_ == 0 && interim_responses_ == 0);
   if (nothing_back && unprocessed && replayable_ && exchange_retries_ < kMaxExchangeRetries) {
     // The member did not take the request (GOAWAY above its last stream id, REFUSED_STREAM, or
     // a pooled connection that was already going): send it again, on another connection.
@@ -478,7 +532,7 @@ void H2Session::Stream::on_request_end() {
   if (request_end_) return;
   request_end_ = true;
   if (exchange_) {
-    if (!response_done_) send_to_exchange(nullptr, 0, true);  // h2 members get no request trailers
+    if (!response_done_) end_exchange_body();
     request_sent_ = true;
     request_sent_us_ = worker_.now_us();
     return;
@@ -494,10 +548,11 @@ void H2Session::Stream::on_request_end() {
 // The client's trailer section, kept for the last chunk. Without chunked framing (the client gave
 // a content-length) HTTP/1.1 cannot carry it: dropped.
 void H2Session::Stream::on_request_trailers(std::vector<http::Header> trailers) {
-  for (const auto& header : trailers) {
+  for (auto& header : trailers) {
     record_.bytes_in += header.name.size() + header.value.size();
-    if (!chunked_request_ || forbidden_in_trailers(header.name)) continue;
-    append_header(&request_trailers_, header.name, header.value);
+    if (forbidden_in_trailers(header.name)) continue;
+    if (chunked_request_) append_header(&request_trailers_, header.name, header.value);
+    request_trailer_fields_.push_back(std::move(header));  // an h2 member takes them either way
   }
 }
 
@@ -557,6 +612,11 @@ void H2Session::Stream::relay_interim_response() {
   member().stats->slot(worker_.index()).traffic.bytes_out.add(response_.head_bytes);
   evbuffer_drain(bufferevent_get_input(member_.get()), response_.head_bytes);
   first_response_byte_us_ = 0;  // the final response's first byte times the record
+}
+
+void H2Session::Stream::submit_interim_head(const http::ResponseHead& head, size_t head_bytes) {
+  if (++interim_responses_ > kMaxInterimResponses) return;
+  if (session_.codec_->submit_interim(id_, head)) record_.bytes_out += head_bytes;
 }
 
 bool H2Session::Stream::send_response_head() {

@@ -26,6 +26,15 @@ bool forbidden_in_trailers(std::string_view name) {
   return false;
 }
 
+bool trailers_to_forward(std::vector<http::Header>* trailers, uint32_t max_fields, uint32_t max_bytes) {
+  if (trailers->size() > max_fields) return false;
+  size_t bytes = 2;  // the section's final CRLF
+  for (const auto& field : *trailers) bytes += field.name.size() + 2 + field.value.size() + 2;
+  if (bytes > max_bytes) return false;
+  std::erase_if(*trailers, [](const http::Header& field) { return forbidden_in_trailers(field.name); });
+  return true;
+}
+
 // Whether the comma-separated token list of a Connection field contains `name`.
 bool connection_list_names(std::string_view list, std::string_view name) {
   while (!list.empty()) {

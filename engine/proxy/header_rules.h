@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "engine/http/request.h"
 
 #include "engine/records/transaction_record.h"
 
@@ -27,6 +30,11 @@ bool is_connection_specific(std::string_view name);
 // (RFC 9110 6.5.1): framing, routing, request modifiers, authentication, response control,
 // content format, and the connection-specific fields. Dropped where trailers cross h1 and h2.
 bool forbidden_in_trailers(std::string_view name);
+
+// A trailer section from an h2 peer, made ready to cross: fields forbidden in trailers dropped.
+// False when it holds more than `max_fields` fields or takes more than `max_bytes` written as an
+// HTTP/1.1 trailer section: the limits a chunked trailer section from an HTTP/1.1 peer has.
+bool trailers_to_forward(std::vector<http::Header>* trailers, uint32_t max_fields, uint32_t max_bytes);
 
 // True when a Connection field of `head` lists `name` (which is then hop-by-hop too).
 template <typename Head>

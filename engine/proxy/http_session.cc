@@ -296,18 +296,14 @@ void HttpSession::on_upstream_h2(H2MemberConnection& connection, int member_inde
   }
   state_ = State::kExchanging;
   response_chunked_ = false;
+  response_trailers_.clear();
   unconsumed_ = 0;
   if (request_done_) {
     request_sent_us_ = worker_.now_us();
     set_client_timeout(false);
     return;
   }
-  // The member's interim responses do not cross the exchange: the engine says 100 itself.
-  if (request_.expect_continue && !body_sent_to_exchange_) {
-    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    bufferevent_write(client_.get(), kContinue.data(), kContinue.size());
-    record_.bytes_out += kContinue.size();
-  }
+  // "Expect: 100-continue" went to the member: its 100 (on_exchange_interim) lets the body come.
   forward_request_body_to_exchange();
 }
 
@@ -333,10 +329,17 @@ void HttpSession::forward_request_body_to_exchange() {
     lslot.bytes_in.add(step.consumed);
     mslot.bytes_in.add(payload.size());
     body_sent_to_exchange_ = true;
+    // A chunked body's trailer section ends it as a trailing HEADERS frame.
+    std::vector<http::Header> trailers;
+    if (chunked && request_body_.done() && !request_chunks_.trailers(parser_limits().max_headers, &trailers)) {
+      respond_local(400, records::Termination::kBadRequest);
+      return;
+    }
     room = exchange_->send_body(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
-                                request_body_.done());
+                                request_body_.done() && trailers.empty());
     evbuffer_drain(input, step.consumed);
     if (!exchange_) return;  // cannot happen inside send_body, but stay safe
+    if (!trailers.empty()) exchange_->send_trailers(std::move(trailers));
   }
   if (request_body_.done()) {
     request_done_ = true;
@@ -420,6 +423,45 @@ void HttpSession::on_exchange_response(http::ResponseHead member_head, bool end_
   }
 }
 
+// A member's 1xx, passed on as HttpSession::read_response() passes one from an HTTP/1.1 member:
+// as a status line, except to an HTTP/1.0 client (RFC 9110 15.2); not the response, so the
+// record's status and timings stay the final response's.
+void HttpSession::on_exchange_interim(http::ResponseHead member_head) {
+  size_t member_head_bytes = 0;
+  for (const auto& header : member_head.headers) member_head_bytes += header.name.size() + header.value.size();
+  const auto& member = snapshot_->shared->pools[pool_index_].members[member_index_];
+  member.stats->slot(worker_.index()).traffic.bytes_out.add(member_head_bytes);
+  interim_seen_ = true;
+  if (request_.version_minor == 0) return;
+  std::string head;
+  head.append("HTTP/1.1 ").append(std::to_string(member_head.status)).append(" ");
+  head.append(reason_phrase(member_head.status)).append("\r\n");
+  for (const auto& header : member_head.headers) {
+    if (is_connection_specific(header.name) || iequals(header.name, "content-length")) continue;
+    append_header(&head, header.name, header.value);
+  }
+  head.append("\r\n");
+  bufferevent_write(client_.get(), head.data(), head.size());
+  record_.bytes_out += head.size();
+  listener_->stats->slot(worker_.index()).bytes_out.add(head.size());
+}
+
+// A member's trailer section: the last chunk carries it when the client's body is chunked; an
+// HTTP/1.0 client, or a body framed by Content-Length, cannot carry it. Bounded like a chunked
+// trailer section from an HTTP/1.1 member.
+void HttpSession::on_exchange_trailers(std::vector<http::Header> trailers) {
+  size_t member_bytes = 0;
+  for (const auto& field : trailers) member_bytes += field.name.size() + field.value.size();
+  const auto& member = snapshot_->shared->pools[pool_index_].members[member_index_];
+  member.stats->slot(worker_.index()).traffic.bytes_out.add(member_bytes);
+  const http1::Limits limits = parser_limits();
+  if (!trailers_to_forward(&trailers, limits.max_headers, limits.max_trailer_bytes)) {
+    abort_transaction(records::Termination::kBadResponse);
+    return;
+  }
+  if (response_chunked_) response_trailers_ = std::move(trailers);
+}
+
 void HttpSession::on_exchange_data(const uint8_t* data, size_t length) {
   evbuffer* output = bufferevent_get_output(client_.get());
   size_t written = length;
@@ -447,10 +489,13 @@ void HttpSession::on_exchange_data(const uint8_t* data, size_t length) {
 
 void HttpSession::on_exchange_end() {
   if (response_chunked_) {
-    static constexpr std::string_view kLastChunk = "0\r\n\r\n";
-    bufferevent_write(client_.get(), kLastChunk.data(), kLastChunk.size());
-    record_.bytes_out += kLastChunk.size();
-    listener_->stats->slot(worker_.index()).bytes_out.add(kLastChunk.size());
+    std::string last_chunk = "0\r\n";
+    for (const auto& field : response_trailers_) append_header(&last_chunk, field.name, field.value);
+    last_chunk.append("\r\n");
+    response_trailers_.clear();
+    bufferevent_write(client_.get(), last_chunk.data(), last_chunk.size());
+    record_.bytes_out += last_chunk.size();
+    listener_->stats->slot(worker_.index()).bytes_out.add(last_chunk.size());
   }
   response_done_ = true;
   member_keep_alive_ = true;
@@ -462,7 +507,8 @@ void HttpSession::on_exchange_failed(ExchangeError error) {
   exchange_.reset();  // over already: nothing to cancel
   connector_.release_exchange(member_index_);
   const bool unprocessed =
-      error == ExchangeError::kRefused || (error == ExchangeError::kLost && member_reused_ && first_response_byte_us_ == 0);
+      error == ExchangeError::kRefused ||
+      (error == ExchangeError::kLost && member_reused_ && first_response_byte_us_ == 0 && !interim_seen_);
   if (!response_head_done_ && unprocessed && !body_sent_to_exchange_ && exchange_retries_ < kMaxExchangeRetries) {
     // The member did not take the request (GOAWAY above its last stream id, REFUSED_STREAM, or
     // a pooled connection that was already going) and no body byte has left the client's

@@ -47,8 +47,10 @@ class HttpSession final : public Session, private UpstreamConnector::Observer, p
   const MemberRuntime& take_member(int member_index, bool reused);
 
   // MemberExchange::Receiver: an h2 member answers this HTTP/1.x request.
+  void on_exchange_interim(http::ResponseHead head) override;
   void on_exchange_response(http::ResponseHead head, bool end_stream) override;
   void on_exchange_data(const uint8_t* data, size_t length) override;
+  void on_exchange_trailers(std::vector<http::Header> trailers) override;
   void on_exchange_end() override;
   void on_exchange_failed(ExchangeError error) override;
   void on_exchange_writable() override;
@@ -103,6 +105,7 @@ class HttpSession final : public Session, private UpstreamConnector::Observer, p
   ChunkPayload request_chunks_;
   std::string scratch_;
   bool response_chunked_ = false;  // the client gets the h2 body chunked
+  std::vector<http::Header> response_trailers_;  // for the last chunk, when the body is chunked
   bool body_sent_to_exchange_ = false;
   size_t unconsumed_ = 0;  // h2 response body bytes not yet passed on to the client
   int exchange_retries_ = 0;

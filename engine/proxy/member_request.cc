@@ -45,9 +45,12 @@ http::RequestHead member_request_head(const http::RequestHead& client, const Lis
   out.content_length = client.content_length;
   out.headers.reserve(client.headers.size() + 4);
   for (const auto& header : client.headers) {
+    // The one TE h2 allows (RFC 9113 8.2.2): the member learns its trailers reach the client.
+    if (iequals(header.name, "te") && iequals(header.value, "trailers")) {
+      out.headers.push_back(http::Header{"te", "trailers"});
+      continue;
+    }
     if (is_connection_specific(header.name) || iequals(header.name, "host")) continue;
-    // Interim responses do not cross an exchange, so the member must not wait to send one.
-    if (iequals(header.name, "expect")) continue;
     if (iequals(header.name, "content-length")) continue;  // one normalised copy below
     if (replaced_by_inserted_header(inserts, header.name)) continue;
     out.headers.push_back(header);
@@ -80,6 +83,8 @@ std::unique_ptr<MemberExchange> open_member_exchange(H2MemberConnection& connect
 
 const char* reason_phrase(uint16_t status) {
   switch (status) {
+    case 100: return "Continue";
+    case 103: return "Early Hints";
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";

@@ -28,7 +28,7 @@ class H2MemberConnection;
 http::RequestHead version_neutral_request(const http1::RequestHead& head);
 
 // The head for the member: `client` with connection-specific fields and those the listener
-// replaces dropped, its inserted headers added for `client_address`, :scheme "https" when the
+// replaces dropped ("te: trailers" kept, as h2 allows), its inserted headers added for `client_address`, :scheme "https" when the
 // pool re-encrypts. An empty authority (HTTP/1.0 without Host) becomes `fallback_authority`.
 http::RequestHead member_request_head(const http::RequestHead& client, const ListenerRuntime& listener,
                                       const PoolRuntime& pool, std::string_view client_address,

@@ -18,6 +18,7 @@ struct Member : ServerConnection::Handler {
   std::string output;
   std::map<int32_t, http::RequestHead> requests;
   std::map<int32_t, std::string> bodies;
+  std::map<int32_t, std::vector<http::Header>> trailers;
   std::vector<int32_t> ended;
   bool consume = true;
   void on_request(int32_t id, http::RequestHead head, bool end_stream) override {
@@ -30,7 +31,7 @@ struct Member : ServerConnection::Handler {
     if (consume) codec->consume(id, length);
   }
   void on_request_end(int32_t id) override { ended.push_back(id); }
-  void on_request_trailers(int32_t, std::vector<http::Header>) override {}
+  void on_request_trailers(int32_t id, std::vector<http::Header> fields) override { trailers[id] = std::move(fields); }
   void on_request_error(int32_t, uint16_t, const char*) override {}
   void on_stream_close(int32_t, uint32_t) override {}
   void on_response_writable(int32_t) override {}
@@ -47,14 +48,32 @@ struct Proxy : ClientConnection::Handler {
   std::map<int32_t, std::string> bodies;
   std::map<int32_t, StreamError> closed;
   std::vector<int32_t> writable;
+  std::map<int32_t, std::vector<http::ResponseHead>> interims;
+  std::map<int32_t, std::vector<http::Header>> trailers;
+  std::vector<std::string> events;  // what each stream heard, in order
   int32_t goaway_last = -1;
   bool consume = true;
-  void on_response(int32_t id, http::ResponseHead head, bool) override { heads[id] = std::move(head); }
+  void on_interim_response(int32_t id, http::ResponseHead head) override {
+    events.push_back("interim " + std::to_string(head.status));
+    interims[id].push_back(std::move(head));
+  }
+  void on_response(int32_t id, http::ResponseHead head, bool) override {
+    events.push_back("response " + std::to_string(head.status));
+    heads[id] = std::move(head);
+  }
   void on_response_data(int32_t id, const uint8_t* data, size_t length) override {
+    if (events.empty() || events.back() != "data") events.push_back("data");
     bodies[id].append(reinterpret_cast<const char*>(data), length);
     if (consume) codec->consume(id, length);
   }
-  void on_stream_close(int32_t id, StreamError error) override { closed[id] = error; }
+  void on_response_trailers(int32_t id, std::vector<http::Header> fields) override {
+    events.push_back("trailers");
+    trailers[id] = std::move(fields);
+  }
+  void on_stream_close(int32_t id, StreamError error) override {
+    events.push_back(std::string("close ") + stream_error_name(error));
+    closed[id] = error;
+  }
   void on_request_writable(int32_t id) override { writable.push_back(id); }
   void on_goaway(int32_t last, uint32_t) override { goaway_last = last; }
   void write_output(const uint8_t* data, size_t length) override {
@@ -206,6 +225,102 @@ TEST_F(ClientConnectionTest, MemberResetAndLostConnection) {
   client.connection_lost();
   EXPECT_EQ(proxy.closed[b], StreamError::kConnectionLost);
   EXPECT_TRUE(client.finished());
+}
+
+TEST_F(ClientConnectionTest, InterimHeadsAndTrailersArriveInOrder) {
+  int32_t id = client.submit_request(get("/hints"), true);
+  pump();
+  http::ResponseHead proceed;
+  proceed.status = 100;
+  ASSERT_TRUE(server.submit_interim(id, proceed));
+  http::ResponseHead hints;
+  hints.status = 103;
+  hints.headers.push_back({"link", "</style.css>; rel=preload"});
+  ASSERT_TRUE(server.submit_interim(id, hints));
+  http::ResponseHead head;
+  head.status = 200;
+  ASSERT_TRUE(server.submit_response(id, head, false));
+  const std::string body = "hello";
+  server.submit_data(id, reinterpret_cast<const uint8_t*>(body.data()), body.size(), false);
+  ASSERT_TRUE(server.submit_trailers(id, {{"x-checksum", "abc123"}, {"grpc-status", "0"}}));
+  pump();
+  EXPECT_EQ(proxy.events, (std::vector<std::string>{"interim 100", "interim 103", "response 200", "data",
+                                                    "trailers", "close none"}));
+  ASSERT_EQ(proxy.interims[id].size(), 2u);
+  ASSERT_EQ(proxy.interims[id][1].headers.size(), 1u);
+  EXPECT_EQ(proxy.interims[id][1].headers[0].name, "link");
+  EXPECT_EQ(proxy.interims[id][1].headers[0].value, "</style.css>; rel=preload");
+  EXPECT_TRUE(proxy.heads[id].headers.empty()) << "an interim head's fields leaked into the final one";
+  EXPECT_EQ(proxy.bodies[id], "hello");
+  ASSERT_EQ(proxy.trailers[id].size(), 2u);
+  EXPECT_EQ(proxy.trailers[id][0].name, "x-checksum");
+  EXPECT_EQ(proxy.trailers[id][0].value, "abc123");
+  EXPECT_EQ(proxy.trailers[id][1].name, "grpc-status");
+}
+
+TEST_F(ClientConnectionTest, TrailersWithAPseudoHeaderResetTheStream) {
+  int32_t id = client.submit_request(get("/"), true);
+  pump();
+  http::ResponseHead head;
+  head.status = 200;
+  server.submit_response(id, head, false);
+  server.submit_data(id, reinterpret_cast<const uint8_t*>("x"), 1, false);
+  server.submit_trailers(id, {{":path", "/smuggled"}, {"x-checksum", "1"}});
+  pump();
+  EXPECT_EQ(proxy.closed[id], StreamError::kReset);
+  EXPECT_EQ(proxy.trailers.count(id), 0u);
+  EXPECT_TRUE(client.can_open_stream());  // only the stream failed
+}
+
+TEST_F(ClientConnectionTest, TrailersOverTheHeaderListLimitResetTheStream) {
+  ClientSettings settings;
+  settings.max_header_list_bytes = 1024;
+  Proxy small;
+  ClientConnection limited(small, settings);
+  small.codec = &limited;
+  Member peer;
+  ServerConnection origin(peer, limits(), 0);
+  peer.codec = &origin;
+  int32_t id = limited.submit_request(get("/"), true);
+  auto exchange = [&] {
+    for (int i = 0; i < 100; ++i) {
+      limited.flush();
+      std::string up, down;
+      up.swap(small.output);
+      if (!up.empty()) origin.feed(reinterpret_cast<const uint8_t*>(up.data()), up.size(), 0);
+      origin.flush();
+      down.swap(peer.output);
+      if (!down.empty()) limited.feed(reinterpret_cast<const uint8_t*>(down.data()), down.size());
+      if (up.empty() && down.empty()) return;
+    }
+  };
+  exchange();
+  http::ResponseHead head;
+  head.status = 200;
+  origin.submit_response(id, head, false);
+  origin.submit_trailers(id, {{"x-big", std::string(2000, 'b')}});
+  exchange();
+  EXPECT_EQ(small.closed[id], StreamError::kReset);
+  EXPECT_EQ(small.trailers.count(id), 0u);
+}
+
+TEST_F(ClientConnectionTest, RequestTrailersFollowTheBody) {
+  http::RequestHead head = get("/up");
+  head.method = "POST";
+  int32_t id = client.submit_request(head, false);
+  const std::string body = "payload";
+  client.submit_data(id, reinterpret_cast<const uint8_t*>(body.data()), body.size(), false);
+  ASSERT_TRUE(client.submit_trailers(id, {{"X-Checksum", "42"}}));
+  EXPECT_FALSE(client.submit_data(id, reinterpret_cast<const uint8_t*>("late"), 4, true));  // the body is over
+  pump();
+  EXPECT_EQ(member.bodies[id], "payload");
+  ASSERT_EQ(member.trailers[id].size(), 1u);
+  EXPECT_EQ(member.trailers[id][0].name, "x-checksum");  // lower case on the wire
+  EXPECT_EQ(member.trailers[id][0].value, "42");
+  ASSERT_EQ(member.ended.size(), 1u);
+  respond(id, 200, "ok");
+  pump();
+  EXPECT_EQ(proxy.closed[id], StreamError::kNone);
 }
 
 TEST_F(ClientConnectionTest, GarbageFromTheMemberFailsTheConnection) {

@@ -236,6 +236,38 @@ TEST_F(H2MembersTest, H2cMemberServesHttp1AndH2ClientsOnOneConnection) {
   EXPECT_EQ(h2_clients, 2u);
 }
 
+// nghttpd adds a trailer section to every response with a body: an h2 client gets it as a
+// trailing HEADERS frame; an HTTP/1.1 client only when its response is chunked (nghttpd sends a
+// content-length for files, so here it is not), and a request's trailers reach nghttpd.
+TEST_F(H2MembersTest, MemberTrailersCrossToH2Clients) {
+  Member nghttpd = start_nghttpd(false, {"--trailer", "x-served-by: nghttpd"});
+  ASSERT_NE(nghttpd.process, nullptr);
+  EngineHandle* engine = start_front(pool_of("n1", nghttpd.port, {"h2", "http/1.1"}));
+  ASSERT_NE(engine, nullptr);
+  const uint16_t port = port_;
+
+  RunResult r = run_to_completion({"/usr/bin/nghttp", "-v", url(port, "/index.html")}, dir_.file("nghttp.log"), 20000);
+  ASSERT_EQ(r.status, 0) << r.output;
+  size_t body = r.output.find("hello from nghttpd");
+  size_t trailer = body == std::string::npos ? body : r.output.find("x-served-by: nghttpd", body);
+  size_t frame = trailer == std::string::npos ? trailer : r.output.find("recv HEADERS frame", trailer);
+  EXPECT_NE(frame, std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("flags=0x05", frame == std::string::npos ? 0 : frame), std::string::npos) << r.output;
+
+  HttpResponse h1 = http_get(port, "/index.html");
+  ASSERT_TRUE(h1.ok) << h1.error;
+  EXPECT_EQ(h1.body, "hello from nghttpd\n");
+  EXPECT_EQ(h1.header("content-length"), "19");
+  EXPECT_EQ(h1.header("x-served-by"), "");
+
+  // A request trailer from an h2 client reaches nghttpd as a trailing HEADERS frame.
+  r = run_to_completion({"/usr/bin/nghttp", "-d", upload_, "--trailer", "x-request-sum: 7", url(port, "/echo")},
+                        dir_.file("nghttp-up.log"), 20000);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(wait_until([&] { return contains(nghttpd.process->log(), "x-request-sum: 7"); }, 5000)) << nghttpd.process->log();
+  EXPECT_EQ(engine->stats()["listeners"]["listener"]["request_errors"], 0);
+}
+
 // A member that allows 10 streams per connection: 100 concurrent h2 streams and 50 concurrent
 // HTTP/1.1 clients all succeed on about ten member connections. Streams the member refuses
 // before its SETTINGS are known (REFUSED_STREAM) go again on another connection.

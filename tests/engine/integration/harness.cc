@@ -747,4 +747,41 @@ EngineHandle* IntegrationTest::start_engine(const json& config, const EngineOpti
   return engines_.back().get();
 }
 
+// ---- PeerServer ----
+
+namespace {
+void send_all(int fd, const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    sent += static_cast<size_t>(n);
+  }
+}
+}  // namespace
+
+PeerServer::PeerServer(std::function<std::unique_ptr<Peer>()> make_peer)
+    : make_peer_(std::move(make_peer)),
+      server_([this](int fd, std::string& in) { return serve(fd, in); }, [this](int fd) { accepted(fd); }) {}
+
+void PeerServer::accepted(int fd) {
+  std::unique_ptr<Peer> peer = make_peer_();  // replaces the Peer of a closed fd now reused
+  send_all(fd, peer->greeting());
+  peers_[fd] = std::move(peer);
+}
+
+bool PeerServer::serve(int fd, std::string& in) {
+  std::string reply;
+  bool open = peers_[fd]->feed(in.data(), in.size(), &reply);
+  in.clear();
+  send_all(fd, reply);
+  if (!open) peers_.erase(fd);
+  return open;
+}
+
+size_t find_after(const std::string& text, const std::string& what, size_t from) {
+  return from == std::string::npos ? std::string::npos : text.find(what, from);
+}
+
 }  // namespace pharos::itest

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -189,6 +190,37 @@ class LoopbackServer {
   std::atomic<uint64_t> bytes_{0};
   std::thread thread_;
 };
+
+// Connections with state of their own over a LoopbackServer (for scripted protocol peers such as
+// an h2 member): each accepted connection gets a Peer from `make_peer`, its bytes go to
+// Peer::feed and the reply bytes go back.
+class PeerServer {
+ public:
+  class Peer {
+   public:
+    virtual ~Peer() = default;
+    // Bytes to send as soon as the connection is accepted.
+    virtual std::string greeting() { return {}; }
+    // Client bytes; what to send back goes to *reply. False: close the connection after it.
+    virtual bool feed(const char* data, size_t length, std::string* reply) = 0;
+  };
+
+  explicit PeerServer(std::function<std::unique_ptr<Peer>()> make_peer);
+  uint16_t port() const { return server_.port(); }
+
+ private:
+  void accepted(int fd);
+  bool serve(int fd, std::string& in);
+  std::function<std::unique_ptr<Peer>()> make_peer_;
+  std::map<int, std::unique_ptr<Peer>> peers_;  // by fd; only server_'s thread uses it
+  LoopbackServer server_;                       // last: its thread uses the members above
+};
+
+// Where `what` occurs in `text` at or after `from` (npos when `from` is npos): for checking the
+// order of lines in a client's verbose output.
+size_t find_after(const std::string& text, const std::string& what, size_t from);
+
+// ---- an in-process member that counts what reaches it ----
 
 // Minimal HTTP/1.1 member: answers every request (body via Content-Length only) with 200 and
 // "NAME\n", keeps connections open, and counts accepted connections and requests.
