@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/http2/server_connection.h"
-#include "tests/engine/integration/harness.h"
+#include "tests/engine/integration/h2c_front.h"
 
 namespace pharos::itest {
 namespace {
@@ -155,31 +155,11 @@ class ScriptedH2Member {
 
 // ---- the setup ----
 
-class H2MemberInterimTest : public IntegrationTest {
+class H2MemberInterimTest : public H2cFrontTest {
  protected:
   // The engine on an h2c listener (HTTP/1.x accepted too) in front of the scripted member,
-  // reached with h2c prior knowledge; records to a sink.
-  void SetUp() override {
-    records_ = std::make_unique<RecordSink>(dir_.file("records.sock"));
-    ASSERT_TRUE(records_->bound());
-    port_ = free_port();
-    json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("m1", member_.port())}));
-    pool["alpn_protocols"] = {"h2", "http/1.1"};
-    json config = config_json(1, json::array({listener_json("listener", port_, "pool")}), json::array({pool}));
-    config["listeners"][0]["h2c"] = true;
-    EngineOptions options;
-    options.records_socket = dir_.file("records.sock");
-    engine_ = start_engine(config, options);
-    ASSERT_NE(engine_, nullptr);
-  }
-
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-
-  RunResult nghttp(std::vector<std::string> args, const std::string& log) {
-    std::vector<std::string> argv{"/usr/bin/nghttp", "-v"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_to_completion(argv, dir_.file(log), 20000);
-  }
+  // which it reaches over h2.
+  void SetUp() override { start_front(member_.port(), {{"alpn_protocols", {"h2", "http/1.1"}}}); }
 
   // Everything the engine sends back on one HTTP/1.x connection for `request` (which should
   // ask for the close), as raw bytes.
@@ -191,21 +171,7 @@ class H2MemberInterimTest : public IntegrationTest {
     return got;
   }
 
-  std::vector<records::TransactionRecord> records(size_t count) {
-    std::string problem;
-    auto got = records_->read(count, 5000, &problem);
-    EXPECT_EQ(got.size(), count) << problem;
-    return got;
-  }
-
-  uint64_t member_responses(const std::string& cls) {
-    return engine_->stats()["members"]["m1"]["responses"][cls].get<uint64_t>();
-  }
-
   ScriptedH2Member member_;
-  std::unique_ptr<RecordSink> records_;
-  uint16_t port_ = 0;
-  EngineHandle* engine_ = nullptr;
 };
 
 TEST_F(H2MemberInterimTest, EarlyHintsReachH2AndHttp11ClientsButNotHttp10) {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/engine/integration/harness.h"
+#include "tests/engine/integration/h2c_front.h"
 
 namespace pharos::itest {
 namespace {
@@ -139,51 +139,12 @@ class ScriptedMember {
 
 // ---- the setup ----
 
-class Http2InterimTest : public IntegrationTest {
+class Http2InterimTest : public H2cFrontTest {
  protected:
-  // The engine on an h2c listener in front of the scripted member, records to a sink.
-  void start(const json& http2 = json::object()) {
-    records_ = std::make_unique<RecordSink>(dir_.file("records.sock"));
-    ASSERT_TRUE(records_->bound());
-    port_ = free_port();
-    json config = config_json(1, json::array({listener_json("listener", port_, "pool")}),
-                              json::array({pool_json("pool", "ROUND_ROBIN", json::array({member_json("m1", member_.port())}))}));
-    config["listeners"][0]["h2c"] = true;
-    if (!http2.empty()) config["http2"] = http2;
-    EngineOptions options;
-    options.records_socket = dir_.file("records.sock");
-    engine_ = start_engine(config, options);
-    ASSERT_NE(engine_, nullptr);
-  }
-
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-
-  RunResult nghttp(std::vector<std::string> args, const std::string& log) {
-    std::vector<std::string> argv{"/usr/bin/nghttp", "-v"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_to_completion(argv, dir_.file(log), 20000);
-  }
-
-  records::TransactionRecord one_record() {
-    std::string problem;
-    auto got = records_->read(1, 5000, &problem);
-    EXPECT_EQ(got.size(), 1u) << problem;
-    return got.empty() ? records::TransactionRecord{} : got[0];
-  }
-
-  uint64_t member_responses(const std::string& cls) {
-    return engine_->stats()["members"]["m1"]["responses"][cls].get<uint64_t>();
-  }
+  void start(const json& http2 = json::object()) { start_front(member_.port(), json::object(), http2); }
 
   ScriptedMember member_;
-  std::unique_ptr<RecordSink> records_;
-  uint16_t port_ = 0;
-  EngineHandle* engine_ = nullptr;
 };
-
-size_t find_after(const std::string& text, const std::string& what, size_t from) {
-  return from == std::string::npos ? std::string::npos : text.find(what, from);
-}
 
 TEST_F(Http2InterimTest, EarlyHintsReachTheClientAsNonFinalHeaders) {
   start();

@@ -1,0 +1,46 @@
+#include "tests/engine/integration/h2c_front.h"
+
+namespace pharos::itest {
+
+void H2cFrontTest::start_front(uint16_t member_port, const json& pool_fields, const json& http2) {
+  records_ = std::make_unique<RecordSink>(dir_.file("records.sock"));
+  ASSERT_TRUE(records_->bound());
+  port_ = free_port();
+  json pool = pool_json("pool", "ROUND_ROBIN", json::array({member_json("m1", member_port)}));
+  pool.update(pool_fields);
+  json config = config_json(1, json::array({listener_json("listener", port_, "pool")}), json::array({pool}));
+  config["listeners"][0]["h2c"] = true;
+  if (!http2.empty()) config["http2"] = http2;
+  EngineOptions options;
+  options.records_socket = dir_.file("records.sock");
+  engine_ = start_engine(config, options);
+  ASSERT_NE(engine_, nullptr);
+}
+
+std::string H2cFrontTest::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+RunResult H2cFrontTest::nghttp(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> argv{"/usr/bin/nghttp", "-v"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_to_completion(argv, dir_.file(log), 20000);
+}
+
+std::vector<records::TransactionRecord> H2cFrontTest::records(size_t count) {
+  std::string problem;
+  auto got = records_->read(count, 5000, &problem);
+  EXPECT_EQ(got.size(), count) << problem;
+  return got;
+}
+
+records::TransactionRecord H2cFrontTest::one_record() {
+  auto got = records(1);
+  return got.empty() ? records::TransactionRecord{} : got[0];
+}
+
+uint64_t H2cFrontTest::member_responses(const std::string& cls) {
+  return engine_->stats()["members"]["m1"]["responses"][cls].get<uint64_t>();
+}
+
+}  // namespace pharos::itest

@@ -1,0 +1,35 @@
+// A fixture base for tests of one scripted member behind an engine listener that takes h2c
+// with prior knowledge (and HTTP/1.x), with transaction records, driven with nghttp -v.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/engine/integration/harness.h"
+
+namespace pharos::itest {
+
+class H2cFrontTest : public IntegrationTest {
+ protected:
+  // Starts the engine in front of the member on `member_port` (pool "pool", member "m1"):
+  // `pool_fields` are added to the pool, `http2` (when not empty) is the engine's http2 section.
+  void start_front(uint16_t member_port, const json& pool_fields = json::object(),
+                   const json& http2 = json::object());
+
+  std::string url(const std::string& path) const;
+  // nghttp -v with `args`; its output also goes to `log` in the test's directory.
+  RunResult nghttp(const std::vector<std::string>& args, const std::string& log);
+  // The next `count` transaction records (a test failure if fewer come within 5 s).
+  std::vector<records::TransactionRecord> records(size_t count);
+  records::TransactionRecord one_record();
+  // Responses of member m1 of status class `cls` ("1xx".."5xx"), from the engine's stats.
+  uint64_t member_responses(const std::string& cls);
+
+  std::unique_ptr<RecordSink> records_;
+  uint16_t port_ = 0;
+  EngineHandle* engine_ = nullptr;
+};
+
+}  // namespace pharos::itest
