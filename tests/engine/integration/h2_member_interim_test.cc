@@ -178,12 +178,7 @@ TEST_F(H2MemberInterimTest, EarlyHintsReachH2AndHttp11ClientsButNotHttp10) {
   // h2 client: the 103 as a HEADERS frame without END_STREAM, then the final 200.
   RunResult r = nghttp({url("/early-hints")}, "nghttp.log");
   ASSERT_EQ(r.status, 0) << r.output;
-  size_t hints = r.output.find(":status: 103");
-  size_t link = find_after(r.output, "link: </style.css>; rel=preload", hints);
-  size_t frame = find_after(r.output, "recv HEADERS frame", link);
-  size_t flags = find_after(r.output, "flags=0x04", frame);  // END_HEADERS only
-  size_t final_status = find_after(r.output, ":status: 200", flags);
-  EXPECT_NE(final_status, std::string::npos) << r.output;
+  expect_early_hints_then_200(r.output);
   EXPECT_TRUE(contains(r.output, "hello\n")) << r.output;
 
   // HTTP/1.1 client: a 103 status line with its Link, then the response.

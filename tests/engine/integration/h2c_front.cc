@@ -39,6 +39,16 @@ records::TransactionRecord H2cFrontTest::one_record() {
   return got.empty() ? records::TransactionRecord{} : got[0];
 }
 
+std::pair<size_t, size_t> H2cFrontTest::expect_early_hints_then_200(const std::string& output) {
+  size_t hints = output.find(":status: 103");
+  size_t link = find_after(output, "link: </style.css>; rel=preload", hints);
+  size_t frame = find_after(output, "recv HEADERS frame", link);
+  size_t flags = find_after(output, "flags=0x04", frame);  // END_HEADERS only
+  size_t final_status = find_after(output, ":status: 200", flags);
+  EXPECT_NE(final_status, std::string::npos) << output;
+  return {hints, final_status};
+}
+
 uint64_t H2cFrontTest::member_responses(const std::string& cls) {
   return engine_->stats()["members"]["m1"]["responses"][cls].get<uint64_t>();
 }

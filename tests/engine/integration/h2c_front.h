@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/engine/integration/harness.h"
@@ -24,6 +25,9 @@ class H2cFrontTest : public IntegrationTest {
   // The next `count` transaction records (a test failure if fewer come within 5 s).
   std::vector<records::TransactionRecord> records(size_t count);
   records::TransactionRecord one_record();
+  // Checks nghttp -v `output` for a 103 with the scripted Link field in a HEADERS frame without
+  // END_STREAM, followed by the final 200; returns where the 103 and the 200 are (npos if not).
+  std::pair<size_t, size_t> expect_early_hints_then_200(const std::string& output);
   // Responses of member m1 of status class `cls` ("1xx".."5xx"), from the engine's stats.
   uint64_t member_responses(const std::string& cls);
 
