@@ -1,7 +1,8 @@
 // One request/response with a member, in the version-neutral model (engine/http/request.h):
 // the session sends the request head, body and trailers, and receives interim heads, the
-// response head, body, trailers and end, or an error, without seeing the member's wire protocol. H2 members are reached through it
-// (h2_member_pool.h), from HTTP/2 and HTTP/1.x client sessions alike.
+// response head, body, trailers and end, or an error, without seeing the member's wire
+// protocol. H2 members are reached through it (h2_member_pool.h), from HTTP/2 and HTTP/1.x
+// client sessions alike.
 #pragma once
 
 #include <cstddef>
