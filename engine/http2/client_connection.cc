@@ -353,10 +353,7 @@ bool ClientConnection::submit_data(int32_t stream_id, const uint8_t* data, size_
   if (stream == nullptr || stream->body_end) return false;
   stream->body.append(reinterpret_cast<const char*>(data), length);
   if (end_stream) stream->body_end = true;
-  if (stream->deferred && (length > 0 || end_stream)) {
-    stream->deferred = false;
-    nghttp2_session_resume_data(session_.get(), stream_id);
-  }
+  if (length > 0 || end_stream) SessionPump::resume_deferred(session_.get(), stream_id, &stream->deferred);
   after_user_call();
   return true;
 }
@@ -367,10 +364,7 @@ bool ClientConnection::submit_trailers(int32_t stream_id, std::vector<http::Head
   for (auto& field : trailers) field.name = lower(field.name);
   stream->request_trailers = std::move(trailers);
   stream->body_end = true;
-  if (stream->deferred) {
-    stream->deferred = false;
-    nghttp2_session_resume_data(session_.get(), stream_id);
-  }
+  SessionPump::resume_deferred(session_.get(), stream_id, &stream->deferred);
   after_user_call();
   return true;
 }

@@ -415,10 +415,7 @@ bool ServerConnection::submit_data(int32_t stream_id, const uint8_t* data, size_
   if (stream == nullptr || !stream->response_submitted || stream->body_end) return false;
   stream->body.append(reinterpret_cast<const char*>(data), length);
   if (end_stream) stream->body_end = true;
-  if (stream->deferred && (length > 0 || end_stream)) {
-    stream->deferred = false;
-    nghttp2_session_resume_data(session_.get(), stream_id);
-  }
+  if (length > 0 || end_stream) SessionPump::resume_deferred(session_.get(), stream_id, &stream->deferred);
   after_user_call();
   return true;
 }
@@ -428,10 +425,7 @@ bool ServerConnection::submit_trailers(int32_t stream_id, std::vector<http::Head
   if (stream == nullptr || !stream->response_submitted || stream->body_end) return false;
   stream->response_trailers = std::move(trailers);
   stream->body_end = true;
-  if (stream->deferred) {
-    stream->deferred = false;
-    nghttp2_session_resume_data(session_.get(), stream_id);
-  }
+  SessionPump::resume_deferred(session_.get(), stream_id, &stream->deferred);
   after_user_call();
   return true;
 }

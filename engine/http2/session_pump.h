@@ -21,6 +21,10 @@ class SessionPump {
   // hears it once this round's frames are out.
   void mark_writable(int32_t stream_id) { writable_.push_back(stream_id); }
 
+  // A stream whose data provider found nothing to send (NGHTTP2_ERR_DEFERRED) is handed back
+  // to nghttp2 now that body bytes, the body's end or trailers have arrived.
+  static void resume_deferred(nghttp2_session* session, int32_t stream_id, bool* deferred);
+
   // `sink` has the Handler's output_blocked() and write_output(); `send_failed()` runs when
   // nghttp2 cannot serialize (the session is broken); `writable(id)` for each marked stream,
   // which may be gone by then.
