@@ -49,6 +49,18 @@ std::pair<size_t, size_t> H2cFrontTest::expect_early_hints_then_200(const std::s
   return {hints, final_status};
 }
 
+void H2cFrontTest::expect_continue_relayed() {
+  std::string body_path = dir_.file("upload.bin");
+  write_file(body_path, std::string(200000, 'e'));
+  RunResult r = nghttp({"--expect-continue", "-d", body_path, url("/upload")}, "nghttp.log");
+  ASSERT_EQ(r.status, 0) << r.output;
+  size_t proceed = r.output.find(":status: 100");
+  size_t data = find_after(r.output, "send DATA frame", proceed);
+  size_t final_status = find_after(r.output, ":status: 200", data);
+  EXPECT_NE(final_status, std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("body-bytes: 200000"), std::string::npos) << r.output;
+}
+
 uint64_t H2cFrontTest::member_responses(const std::string& cls) {
   return engine_->stats()["members"]["m1"]["responses"][cls].get<uint64_t>();
 }

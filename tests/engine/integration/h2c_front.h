@@ -28,6 +28,10 @@ class H2cFrontTest : public IntegrationTest {
   // Checks nghttp -v `output` for a 103 with the scripted Link field in a HEADERS frame without
   // END_STREAM, followed by the final 200; returns where the 103 and the 200 are (npos if not).
   std::pair<size_t, size_t> expect_early_hints_then_200(const std::string& output);
+  // Uploads a 200000-byte body with nghttp --expect-continue: nghttp holds the body back until
+  // it sees a 100, which only the member sends. Checks the 100, then the body, then the final
+  // 200 with the member's byte count.
+  void expect_continue_relayed();
   // Responses of member m1 of status class `cls` ("1xx".."5xx"), from the engine's stats.
   uint64_t member_responses(const std::string& cls);
 

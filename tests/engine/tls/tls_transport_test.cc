@@ -472,6 +472,18 @@ struct CoalescedServerSetup : ServerSetup {
   net::WriteCoalescer coalescer{loop.base()};
 };
 
+// Streams `payload` from a client on the peer end through `session` (attached to a transport of
+// `setup`) and back, and checks that all of it came back whole.
+void expect_streamed_echo(ServerSetup& setup, EchoSession& session, const std::vector<uint8_t>& payload) {
+  PeerResult peer;
+  std::thread client([&] { peer = run_streaming_client(setup.sockets.peer, setup.cctx.get(), payload); });
+  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }, 60000));
+  client.join();
+  EXPECT_TRUE(peer.handshake_ok) << peer.error;
+  EXPECT_TRUE(peer.data_matches) << "received " << peer.received << " bytes; " << peer.error;
+  EXPECT_EQ(session.received, payload.size());
+}
+
 // ---- server side: the transport accepts a BoringSSL client ----
 
 struct ServerCase {
@@ -649,14 +661,7 @@ TEST(TlsTransport, FiveMegabytesBothWaysWithBackpressure) {
   EchoSession session;
   session.bev = setup.server_transport();
   session.attach();
-  const auto payload = pattern(5 * 1024 * 1024, 7);
-  PeerResult peer;
-  std::thread client([&] { peer = run_streaming_client(setup.sockets.peer, setup.cctx.get(), payload); });
-  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }, 60000));
-  client.join();
-  EXPECT_TRUE(peer.handshake_ok) << peer.error;
-  EXPECT_TRUE(peer.data_matches) << "received " << peer.received << " bytes; " << peer.error;
-  EXPECT_EQ(session.received, payload.size());
+  expect_streamed_echo(setup, session, pattern(5 * 1024 * 1024, 7));
   // The read high watermark (64 KiB) holds up to one socket read plus one record.
   EXPECT_LE(session.max_input, 64u * 1024 + 34u * 1024);
 }
@@ -1129,14 +1134,7 @@ TEST(TlsTransportEncryptAtFlush, FiveMegabytesBothWaysWithBackpressure) {
   EchoSession session;
   session.bev = setup.coalesced_transport(true);
   session.attach();
-  const auto payload = pattern(5 * 1024 * 1024, 11);
-  PeerResult peer;
-  std::thread client([&] { peer = run_streaming_client(setup.sockets.peer, setup.cctx.get(), payload); });
-  EXPECT_TRUE(setup.loop.run_until([&] { return session.ended; }, 60000));
-  client.join();
-  EXPECT_TRUE(peer.handshake_ok) << peer.error;
-  EXPECT_TRUE(peer.data_matches) << "received " << peer.received << " bytes; " << peer.error;
-  EXPECT_EQ(session.received, payload.size());
+  expect_streamed_echo(setup, session, pattern(5 * 1024 * 1024, 11));
 }
 
 TEST(TlsTransportEncryptAtFlush, FreeRightAfterWriteStillDeliversEverything) {
