@@ -7,7 +7,6 @@
 //
 // SIGTERM/SIGINT drain: stop accepting, let in-flight work finish (up to --drain-timeout
 // seconds), then exit 0.
-#include <event2/thread.h>
 #include <malloc.h>
 #include <signal.h>
 
@@ -153,7 +152,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  evthread_use_pthreads();
   // glibc hands a worker arena's free top back to the kernel (madvise) whenever it exceeds
   // 128 KiB, which a TLS connection's 16 KiB record buffers, allocated and freed around every
   // request, cross every few dozen requests; the pages then fault back in. Keep up to 16 MiB

@@ -1,5 +1,6 @@
 #include "engine/core/worker.h"
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,11 +20,13 @@ constexpr int kAcceptBatch = 64;
 constexpr size_t kMaxIdlePerEndpoint = 512;
 constexpr uint32_t kIdleMemberTimeoutMs = 30000;
 
-// Needs evthread_use_pthreads() first: post() activates events from other threads.
-// The epoll changelist folds the add/remove of write interest that bufferevents do within
-// one loop turn into at most one epoll_ctl.
+// Only this worker's thread touches its base (other threads reach it through the inbox's
+// eventfd), so the base takes no lock around every event_add and callback. The epoll
+// changelist folds the add/remove of write interest that bufferevents do within one loop
+// turn into at most one epoll_ctl.
 event_base* new_base() {
   event_config* cfg = event_config_new();
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
   event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
   event_base* base = event_base_new_with_config(cfg);
   event_config_free(cfg);
@@ -34,8 +37,10 @@ event_base* new_base() {
 Worker::Worker(uint32_t index, const std::string& records_socket)
     : index_(index),
       base_(new_base()),
+      inbox_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       records_(base_.get(), records_socket) {
-  inbox_event_.reset(event_new(base_.get(), -1, 0, &Worker::on_inbox, this));
+  inbox_event_.reset(event_new(base_.get(), inbox_fd_.get(), EV_READ | EV_PERSIST, &Worker::on_inbox, this));
+  event_add(inbox_event_.get(), nullptr);
   cleanup_event_.reset(event_new(base_.get(), -1, 0, &Worker::on_cleanup, this));
   write_coalescer_ = std::make_unique<net::WriteCoalescer>(base_.get());
   upstream_pool_ = std::make_unique<proxy::UpstreamPool>(base_.get(), kMaxIdlePerEndpoint,
@@ -70,7 +75,9 @@ void Worker::post(std::function<void()> task) {
     std::lock_guard lock(inbox_mutex_);
     inbox_.push_back(std::move(task));
   }
-  event_active(inbox_event_.get(), 0, 0);
+  uint64_t one = 1;
+  ssize_t unused = write(inbox_fd_.get(), &one, sizeof(one));  // fails only if the counter is full
+  (void)unused;
 }
 
 void Worker::stop() {
@@ -81,6 +88,9 @@ void Worker::stop() {
 
 void Worker::on_inbox(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
+  uint64_t posted = 0;
+  ssize_t unused = read(self->inbox_fd_.get(), &posted, sizeof(posted));  // resets the counter
+  (void)unused;
   std::deque<std::function<void()>> tasks;
   {
     std::lock_guard lock(self->inbox_mutex_);

@@ -16,6 +16,7 @@
 
 #include "engine/core/record_writer.h"
 #include "engine/net/event_handles.h"
+#include "engine/net/socket_ops.h"
 #include "engine/net/write_coalescer.h"
 #include "engine/proxy/h2_member_pool.h"
 #include "engine/proxy/upstream_pool.h"
@@ -31,7 +32,8 @@ class Worker final : public proxy::WorkerContext {
   Worker& operator=(const Worker&) = delete;
 
   void start();
-  // Runs task on the worker thread, soon. Thread safe.
+  // Runs task on the worker thread, soon. Thread safe: the only way other threads reach the
+  // worker, whose event base has no lock.
   void post(std::function<void()> task);
   // Ends the loop and joins the thread; sessions still open are closed.
   void stop();
@@ -78,6 +80,7 @@ class Worker final : public proxy::WorkerContext {
 
   uint32_t index_;
   net::EventBasePtr base_;
+  net::UniqueFd inbox_fd_;  // eventfd: post() wakes the loop through it
   net::EventPtr inbox_event_;
   net::EventPtr cleanup_event_;
   std::mutex inbox_mutex_;

@@ -1,6 +1,5 @@
 #include "engine/control/command_handler.h"
 
-#include <event2/thread.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -31,7 +30,6 @@ json config_document(uint64_t version, uint16_t port) {
 
 class CommandHandlerTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { evthread_use_pthreads(); }
   void SetUp() override {
     engine_ = std::make_unique<core::Engine>(core::EngineOptions{1, ""});
     handler_ = std::make_unique<CommandHandler>(*engine_, [this] { exit_requested_ = true; });
