@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "engine/http1/parser.h"
+#include "engine/net/bufferevent_settings.h"
 #include "engine/net/socket_ops.h"
 #include "engine/proxy/chunk_payload.h"
 #include "engine/proxy/header_rules.h"
@@ -261,11 +262,12 @@ void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, in
   member_ = std::move(connection);
   bufferevent* bev = member_.get();
   bufferevent_setcb(bev, &Stream::on_member_read, &Stream::on_member_write, &Stream::on_member_event, this);
-  bufferevent_setwatermark(bev, EV_READ, 0, kMemberReadHigh);
-  bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
+  // A pooled connection usually has these settings from its previous exchange already.
+  net::set_read_watermark(bev, 0, kMemberReadHigh);
+  net::set_write_watermark(bev, kHighWatermark / 2, 0);
   timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
   bufferevent_set_timeouts(bev, &timeout, &timeout);
-  bufferevent_enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
+  net::enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
   bufferevent_write(bev, member_request_head_.data(), member_request_head_.size());
   mslot.bytes_in.add(member_request_head_.size());
   size_t pending = evbuffer_get_length(pending_.get());

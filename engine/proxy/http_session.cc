@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "engine/net/bufferevent_settings.h"
 #include "engine/proxy/h2_session.h"
 #include "engine/proxy/header_rules.h"
 #include "engine/proxy/h2_member_pool.h"
@@ -44,8 +45,9 @@ void HttpSession::start() {
   bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
   uint32_t first_ms = listener_->config->timeout_tcp_inspect_ms;
   if (first_ms == 0) first_ms = listener_->config->timeout_client_data_ms;
-  timeval timeout = net::timeval_from_ms(first_ms);
-  bufferevent_set_timeouts(bev, &timeout, nullptr);
+  timeval first = net::timeval_from_ms(first_ms);
+  timeval data = net::timeval_from_ms(listener_->config->timeout_client_data_ms);
+  bufferevent_set_timeouts(bev, &first, &data);
   bufferevent_enable(bev, EV_READ);
 }
 
@@ -68,9 +70,21 @@ http1::Limits HttpSession::parser_limits() const {
   return limits;
 }
 
-void HttpSession::set_client_timeout(bool reading) {
-  timeval timeout = net::timeval_from_ms(listener_->config->timeout_client_data_ms);
-  bufferevent_set_timeouts(client_.get(), reading ? &timeout : nullptr, &timeout);
+// The client's read timer runs through every exchange (a read timeout while the client waits
+// for its response is ignored: on_client_event), so keep-alive requests do not re-arm it twice
+// each. The wait for the next request is timed from now: libevent last re-armed the timer at
+// a client read, no earlier than this transaction's start, so it is re-armed only when that
+// is more than 1% of the timeout ago, or when the timeout changes (after the first request,
+// which may run under timeout_tcp_inspect).
+void HttpSession::restart_client_timeout(uint64_t now_us) {
+  const uint32_t ms = listener_->config->timeout_client_data_ms;
+  timeval timeout = net::timeval_from_ms(ms);
+  const bool rearmed_lately = now_us - start_us_ <= uint64_t{ms} * 10;  // 1% of ms, in µs
+  if (rearmed_lately) {
+    net::set_timeouts(client_.get(), &timeout, &timeout);
+  } else {
+    bufferevent_set_timeouts(client_.get(), &timeout, &timeout);
+  }
 }
 
 void HttpSession::refresh_snapshot() {
@@ -264,17 +278,17 @@ void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int memb
   bufferevent* bev = member_.get();
   bufferevent_setcb(bev, &HttpSession::on_member_read, &HttpSession::on_member_write,
                     &HttpSession::on_member_event, this);
-  bufferevent_setwatermark(bev, EV_READ, 0, kHighWatermark);
-  bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
+  // A pooled connection has these settings from its previous exchange already.
+  net::set_read_watermark(bev, 0, kHighWatermark);
+  net::set_write_watermark(bev, kHighWatermark / 2, 0);
   timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
   bufferevent_set_timeouts(bev, &timeout, &timeout);
-  bufferevent_enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
+  net::enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
   state_ = State::kExchanging;
   bufferevent_write(bev, member_request_head_.data(), member_request_head_.size());
   mslot.bytes_in.add(member_request_head_.size());
   if (request_done_) {
     request_sent_us_ = worker_.now_us();
-    set_client_timeout(false);
   } else {
     forward_request_body();
   }
@@ -300,7 +314,6 @@ void HttpSession::on_upstream_h2(H2MemberConnection& connection, int member_inde
   unconsumed_ = 0;
   if (request_done_) {
     request_sent_us_ = worker_.now_us();
-    set_client_timeout(false);
     return;
   }
   // "Expect: 100-continue" went to the member: its 100 (on_exchange_interim) lets the body come.
@@ -344,7 +357,6 @@ void HttpSession::forward_request_body_to_exchange() {
   if (request_body_.done()) {
     request_done_ = true;
     request_sent_us_ = worker_.now_us();
-    set_client_timeout(false);
     if (response_done_) finish_transaction();
     return;
   }
@@ -556,7 +568,6 @@ void HttpSession::forward_request_body() {
   if (request_body_.done()) {
     request_done_ = true;
     request_sent_us_ = worker_.now_us();
-    set_client_timeout(false);
     if (response_done_) finish_transaction();
     return;
   }
@@ -714,7 +725,7 @@ void HttpSession::finish_transaction() {
   member_index_ = -1;
   if (client_keep_alive_ && !client_eof_ && !draining_) {
     state_ = State::kReadingHead;
-    set_client_timeout(true);
+    restart_client_timeout(now);
     refresh_snapshot();
     if (client_reading_paused_) {
       client_reading_paused_ = false;
@@ -838,6 +849,11 @@ void HttpSession::on_client_event(bufferevent*, short events, void* arg) {
     } else {
       self->close();
     }
+    return;
+  }
+  if ((events & BEV_EVENT_TIMEOUT) && (events & BEV_EVENT_READING) && in_transaction && self->request_done_) {
+    // The client waits for its response: not a client timeout. libevent stopped reading.
+    bufferevent_enable(self->client_.get(), EV_READ);
     return;
   }
   if ((events & BEV_EVENT_TIMEOUT) && self->state_ == State::kReadingHead) {

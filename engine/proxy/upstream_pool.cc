@@ -1,5 +1,7 @@
 #include "engine/proxy/upstream_pool.h"
 
+#include "engine/net/bufferevent_settings.h"
+
 namespace pharos::proxy {
 
 struct UpstreamPool::Idle {
@@ -19,9 +21,7 @@ net::BufferEventPtr UpstreamPool::take(const std::string& key) {
   if (it == idle_.end() || it->second.empty()) return nullptr;
   std::unique_ptr<Idle> idle = std::move(it->second.front());
   it->second.pop_front();
-  bufferevent* bev = idle->connection.get();
-  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
-  bufferevent_set_timeouts(bev, nullptr, nullptr);
+  // The pool's callbacks and idle timeout stay until the caller installs its own, at once.
   return std::move(idle->connection);
 }
 
@@ -39,7 +39,7 @@ void UpstreamPool::put(const std::string& key, net::BufferEventPtr connection) {
   bufferevent_setcb(bev, &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event, raw);
   timeval timeout = net::timeval_from_ms(idle_timeout_ms_);
   bufferevent_set_timeouts(bev, &timeout, nullptr);
-  bufferevent_enable(bev, EV_READ);
+  net::enable(bev, EV_READ);  // usually still enabled by its last session
 }
 
 size_t UpstreamPool::idle_count() const {

@@ -19,7 +19,8 @@ class UpstreamPool {
   UpstreamPool(const UpstreamPool&) = delete;
   UpstreamPool& operator=(const UpstreamPool&) = delete;
 
-  // A live idle connection to the endpoint, most recently used first; null when none.
+  // A live idle connection to the endpoint, most recently used first; null when none. It
+  // still has the pool's callbacks and timeouts: the caller replaces both before the loop runs.
   net::BufferEventPtr take(const std::string& endpoint_key);
   // Parks a connection whose last response completed cleanly. Takes over its callbacks.
   void put(const std::string& endpoint_key, net::BufferEventPtr connection);

@@ -299,6 +299,31 @@ TEST_F(HttpProxyTest, ClientTimeoutGives408ForAPartialHead) {
   EXPECT_TRUE(got.empty()) << got;
 }
 
+// The client's read timer runs through an exchange: a member slower than timeout_client_data
+// still answers the client waiting for it, and the keep-alive wait for the next request is
+// timed from the end of that response. Timer: 1000 ms; the response comes at 2500 ms, after
+// two ignored read timeouts; the next request comes 750 ms after it (the timer, had it not
+// been restarted at the response, would have closed the connection 500 ms after it).
+TEST_F(HttpProxyTest, ClientWaitingForASlowMemberKeepsItsConnection) {
+  HttpSetup s = start_http_setup("ROUND_ROBIN", [](json& config) {
+    config["listeners"][0]["timeout_client_data"] = 1000;
+  });
+  ASSERT_NE(s.engine, nullptr);
+  HttpConnection client(s.port);
+  ASSERT_TRUE(client.send(get_request("/delay/2500")));
+  HttpResponse r = client.read_response(6000);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 200);
+  usleep(750 * 1000);
+  ASSERT_TRUE(client.send(get_request("/")));
+  r = client.read_response(3000);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 200);
+  std::string got;
+  EXPECT_TRUE(client.wait_closed(3000, &got));  // then the idle keep-alive timeout
+  EXPECT_TRUE(got.empty()) << got;
+}
+
 std::string chunked_body(size_t total, size_t piece) {
   std::string body;
   body.reserve(total + total / piece * 12 + 16);
