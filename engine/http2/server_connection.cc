@@ -377,7 +377,12 @@ void ServerConnection::flush() {
 }
 
 void ServerConnection::after_user_call() {
-  if (depth_ == 0) flush();
+  if (depth_ != 0) return;
+  if (schedule_flush_) {
+    schedule_flush_();
+  } else {
+    flush();
+  }
 }
 
 bool ServerConnection::submit_interim(int32_t stream_id, const http::ResponseHead& head) {

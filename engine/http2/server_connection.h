@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -100,6 +101,10 @@ class ServerConnection {
   bool feed(const uint8_t* data, size_t length, uint64_t now_ms);
   // Serializes pending frames into write_output() until nothing is left or output_blocked().
   void flush();
+  // From now on, the submit_*() calls and events made outside feed() and flush() call
+  // `schedule` instead of flushing at once; the owner then calls flush() once for all of them
+  // (at the end of its loop turn), so the frames of many streams are serialized together.
+  void defer_flushes(std::function<void()> schedule) { schedule_flush_ = std::move(schedule); }
 
   // An interim response (1xx other than 101) before the final head: a HEADERS frame without
   // END_STREAM. May be called several times. False when the stream is gone, the final head was
@@ -155,6 +160,7 @@ class ServerConnection {
   TokenBucket control_frames_;
   uint64_t now_ms_;
   int depth_ = 0;          // >0 while inside feed() or flush(): submit_* defer their flush
+  std::function<void()> schedule_flush_;  // defer_flushes()
   bool draining_ = false;
   ConnectionError error_ = ConnectionError::kNone;
 };

@@ -73,12 +73,27 @@ void WriteCoalescer::enqueue(bufferevent* bev) {
   if (queued_.size() == 1) event_active(flush_event_.get(), 0, 0);
 }
 
+void WriteCoalescer::produce_at_flush(Producer* producer) {
+  producers_.push_back(producer);
+  event_active(flush_event_.get(), 0, 0);  // no-op when already active this turn
+}
+
+void WriteCoalescer::withdraw(Producer* producer) {
+  std::replace(producers_.begin(), producers_.end(), producer, static_cast<Producer*>(nullptr));
+  std::replace(producing_.begin(), producing_.end(), producer, static_cast<Producer*>(nullptr));
+}
+
 void WriteCoalescer::on_flush_event(evutil_socket_t, short, void* arg) {
   static_cast<WriteCoalescer*>(arg)->flush();
 }
 
 void WriteCoalescer::flush() {
-  for (int pass = 0; pass < kMaxPasses && !queued_.empty(); ++pass) {
+  for (int pass = 0; pass < kMaxPasses && !(queued_.empty() && producers_.empty()); ++pass) {
+    producing_.swap(producers_);
+    for (size_t i = 0; i < producing_.size(); ++i) {
+      if (producing_[i] != nullptr) producing_[i]->produce();  // may withdraw later entries
+    }
+    producing_.clear();
     flushing_.swap(queued_);
     for (bufferevent* bev : flushing_) {
       if (bufferevent_get_underlying(bev) != nullptr) {
@@ -90,7 +105,7 @@ void WriteCoalescer::flush() {
     for (bufferevent* socket : flushing_) bufferevent_decref(socket);
     flushing_.clear();
   }
-  if (!queued_.empty()) event_active(flush_event_.get(), 0, 0);
+  if (!queued_.empty() || !producers_.empty()) event_active(flush_event_.get(), 0, 0);
 }
 
 namespace {

@@ -27,6 +27,10 @@
 //   any time; a bufferevent freed by its owner is not written (as libevent drops the output of
 //   a freed bufferevent).
 // - Write callbacks run from the flush event, never inside the owner's own write.
+// - A Producer (an HTTP/2 session gathering the frames of many streams) asks to run at the
+//   start of the next flush: it then writes what the turn gave it, and that goes out in the
+//   same sendmsg as everything else the turn wrote to its socket. A producer withdraws before
+//   it is destroyed.
 #pragma once
 
 #include <cstddef>
@@ -46,6 +50,20 @@ class WriteCoalescer {
   // See the contract above. Adopting the same socket twice is harmless.
   void adopt(bufferevent* bev);
 
+  class Producer {
+   public:
+    // Writes what it gathered into its adopted bufferevent; runs once per request.
+    virtual void produce() = 0;
+
+   protected:
+    ~Producer() = default;
+  };
+  // produce() runs at the start of the next flush (the end of this loop turn). Asking again
+  // before then adds nothing: the producer keeps its own "asked" flag and clears it in produce().
+  void produce_at_flush(Producer* producer);
+  // The producer will not run (call before destroying it).
+  void withdraw(Producer* producer);
+
   // Writes everything queued now (the flush event does this at the end of each turn).
   void flush();
 
@@ -64,6 +82,8 @@ class WriteCoalescer {
   // Each entry holds one reference (bufferevent_incref), dropped after its flush.
   std::vector<bufferevent*> queued_;
   std::vector<bufferevent*> flushing_;
+  std::vector<Producer*> producers_;   // to run at the next flush; null once withdrawn
+  std::vector<Producer*> producing_;  // running now; null once withdrawn
 };
 
 }  // namespace pharos::net

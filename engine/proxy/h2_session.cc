@@ -865,6 +865,7 @@ H2Session::H2Session(WorkerContext& worker, net::BufferEventPtr connection, Clie
       counted_(connection_counted) {}
 
 H2Session::~H2Session() {
+  if (flush_asked_) worker_.write_coalescer().withdraw(this);
   // Streams first (their member connections reference this session), then the codec while
   // the stream maps it might still report to are alive.
   ended_.clear();
@@ -883,6 +884,12 @@ void H2Session::start() {
   http2::ServerConnection::Handler& handler = *this;
   codec_ = std::make_unique<http2::ServerConnection>(handler, snapshot_->shared->config->http2,
                                                      worker_.now_us() / 1000);
+  // Responses of many streams that complete in one loop turn become frames in one go, at its end.
+  codec_->defer_flushes([this] {
+    if (flush_asked_ || closed_) return;
+    flush_asked_ = true;
+    worker_.write_coalescer().produce_at_flush(this);
+  });
   idle_timer_.reset(evtimer_new(worker_.base(), &H2Session::on_idle_timer, this));
   header_timer_.reset(evtimer_new(worker_.base(), &H2Session::on_header_timer, this));
   reap_event_.reset(event_new(worker_.base(), -1, 0, &H2Session::on_reap, this));
@@ -971,6 +978,13 @@ void H2Session::read_client() {
   } else {
     evtimer_del(header_timer_.get());
   }
+  settle();
+}
+
+void H2Session::produce() {
+  flush_asked_ = false;
+  if (closed_) return;
+  codec_->flush();
   settle();
 }
 

@@ -29,13 +29,16 @@
 
 #include "engine/http2/server_connection.h"
 #include "engine/net/event_handles.h"
+#include "engine/net/write_coalescer.h"
 #include "engine/proxy/session_common.h"
 #include "engine/proxy/worker_context.h"
 #include "engine/tls/client_certificate_info.h"
 
 namespace pharos::proxy {
 
-class H2Session final : public Session, private http2::ServerConnection::Handler {
+class H2Session final : public Session,
+                        private http2::ServerConnection::Handler,
+                        private net::WriteCoalescer::Producer {
  public:
   // `connection` may already hold client bytes (the preface, after an HttpSession saw it).
   // connection_counted: the listener's connection counters already count this connection
@@ -64,6 +67,9 @@ class H2Session final : public Session, private http2::ServerConnection::Handler
   void on_response_writable(int32_t stream_id) override;
   void write_output(const uint8_t* data, size_t length) override;
   bool output_blocked() const override;
+
+  // net::WriteCoalescer::Producer: the codec's frames of this turn, serialized together.
+  void produce() override;
 
   Stream* find(int32_t stream_id);
   void read_client();
@@ -99,6 +105,7 @@ class H2Session final : public Session, private http2::ServerConnection::Handler
   bool counted_;
   bool closing_ = false;
   bool closed_ = false;
+  bool flush_asked_ = false;  // produce() will run at the end of this turn
   uint32_t client_rtt_us_ = 0;
   // X-SSL-* headers for the client's TLS connection (none over h2c); fixed per connection.
   std::vector<std::pair<std::string, std::string>> tls_headers_;

@@ -76,10 +76,10 @@ http1::Limits HttpSession::parser_limits() const {
 // a client read, no earlier than this transaction's start, so it is re-armed only when that
 // is more than 1% of the timeout ago, or when the timeout changes (after the first request,
 // which may run under timeout_tcp_inspect).
-void HttpSession::restart_client_timeout(uint64_t now_us) {
+void HttpSession::restart_client_timeout(uint64_t transaction_us) {
   const uint32_t ms = listener_->config->timeout_client_data_ms;
   timeval timeout = net::timeval_from_ms(ms);
-  const bool rearmed_lately = now_us - start_us_ <= uint64_t{ms} * 10;  // 1% of ms, in µs
+  const bool rearmed_lately = transaction_us <= uint64_t{ms} * 10;  // 1% of ms, in µs
   if (rearmed_lately) {
     net::set_timeouts(client_.get(), &timeout, &timeout);
   } else {
@@ -710,7 +710,8 @@ void HttpSession::release_member(bool reusable) {
 
 void HttpSession::finish_transaction() {
   uint64_t now = worker_.now_us();
-  record_.total_us = static_cast<uint32_t>(now - start_us_);
+  const uint64_t transaction_us = now - start_us_;
+  record_.total_us = static_cast<uint32_t>(transaction_us);
   if (first_response_byte_us_ != 0) {
     uint64_t sent = request_sent_us_ != 0 ? request_sent_us_ : start_us_;
     record_.ttfb_us = static_cast<uint32_t>(first_response_byte_us_ - std::min(first_response_byte_us_, sent));
@@ -725,7 +726,7 @@ void HttpSession::finish_transaction() {
   member_index_ = -1;
   if (client_keep_alive_ && !client_eof_ && !draining_) {
     state_ = State::kReadingHead;
-    restart_client_timeout(now);
+    restart_client_timeout(transaction_us);
     refresh_snapshot();
     if (client_reading_paused_) {
       client_reading_paused_ = false;

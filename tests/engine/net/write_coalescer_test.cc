@@ -96,6 +96,48 @@ TEST_F(WriteCoalescerTest, WhatATurnWritesLeavesAtItsEndTogether) {
   EXPECT_EQ(coalescer_->queued(), 0u);
 }
 
+// A producer (an HTTP/2 session) writes at the start of the flush, into the same send as
+// what the turn wrote directly; asked twice, it runs once; withdrawn, it does not run.
+class CountingProducer : public WriteCoalescer::Producer {
+ public:
+  explicit CountingProducer(bufferevent* bev) : bev_(bev) {}
+  void produce() override {
+    ++runs;
+    bufferevent_write(bev_, "frames", 6);
+  }
+  int runs = 0;
+
+ private:
+  bufferevent* bev_;
+};
+
+TEST_F(WriteCoalescerTest, AProducerWritesAtTheFlushIntoTheSameSend) {
+  CountingProducer producer(bev_);
+  run_turn([&] {
+    bufferevent_write(bev_, "head;", 5);
+    coalescer_->produce_at_flush(&producer);
+    EXPECT_EQ(producer.runs, 0);  // not inside the turn's own callbacks
+  });
+  EXPECT_EQ(producer.runs, 1);
+  EXPECT_EQ(read_peer(), "head;frames");
+  EXPECT_EQ(write_callbacks_, 1);
+}
+
+TEST_F(WriteCoalescerTest, AProducerAloneStartsAFlushAndAWithdrawnOneDoesNotRun) {
+  CountingProducer first(bev_);
+  CountingProducer withdrawn(bev_);
+  run_turn([&] {
+    coalescer_->produce_at_flush(&first);
+    coalescer_->produce_at_flush(&withdrawn);
+    coalescer_->withdraw(&withdrawn);
+  });
+  EXPECT_EQ(first.runs, 1);
+  EXPECT_EQ(withdrawn.runs, 0);
+  EXPECT_EQ(read_peer(), "frames");
+  run_turn([] {});
+  EXPECT_EQ(first.runs, 1);  // once per request
+}
+
 TEST_F(WriteCoalescerTest, AnOutputOfManyChainsLeavesWholeInOneTurn) {
   // Each evbuffer_add_reference is a chain of its own: 300 of them are more than one sendmsg
   // takes, and the socket has room for all of them.
