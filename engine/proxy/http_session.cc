@@ -41,7 +41,7 @@ void HttpSession::start() {
   bufferevent* bev = client_.get();
   bufferevent_setcb(bev, &HttpSession::on_client_read, &HttpSession::on_client_write,
                     &HttpSession::on_client_event, this);
-  bufferevent_setwatermark(bev, EV_READ, 0, kHighWatermark);
+  // No read watermark (see bound_client_input); the write one paces forward_response_body.
   bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
   uint32_t first_ms = listener_->config->timeout_tcp_inspect_ms;
   if (first_ms == 0) first_ms = listener_->config->timeout_client_data_ms;
@@ -278,8 +278,10 @@ void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int memb
   bufferevent* bev = member_.get();
   bufferevent_setcb(bev, &HttpSession::on_member_read, &HttpSession::on_member_write,
                     &HttpSession::on_member_event, this);
-  // A pooled connection has these settings from its previous exchange already.
-  net::set_read_watermark(bev, 0, kHighWatermark);
+  // A pooled connection has these settings from its previous exchange already. No read
+  // watermark: forward_response_body drains the input whole, and stops reading the member
+  // while the client's output is full; a head is bounded by the parser's max_header_bytes.
+  net::set_read_watermark(bev, 0, 0);
   net::set_write_watermark(bev, kHighWatermark / 2, 0);
   timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
   bufferevent_set_timeouts(bev, &timeout, &timeout);
@@ -815,6 +817,21 @@ void HttpSession::on_client_read(bufferevent*, void* arg) {
       break;
     default: break;  // connecting: bytes wait; closing: ignored
   }
+  self->bound_client_input();
+}
+
+// The client's input holds at most about kHighWatermark (plus one read) during a transaction:
+// bytes that wait there (pipelined requests, a body while connecting) stop the reading, which
+// resumes where the session consumes them (finish_transaction, on_member_write,
+// on_exchange_writable). A request head is bounded by the parser's max_header_bytes instead.
+// libevent's read watermark would do the same but re-arms the read timer at every change of
+// the input, twice per request.
+void HttpSession::bound_client_input() {
+  if (client_reading_paused_) return;
+  if (state_ != State::kConnecting && state_ != State::kExchanging) return;
+  if (evbuffer_get_length(bufferevent_get_input(client_.get())) < kHighWatermark) return;
+  bufferevent_disable(client_.get(), EV_READ);
+  client_reading_paused_ = true;
 }
 
 void HttpSession::on_client_write(bufferevent*, void* arg) {

@@ -81,6 +81,7 @@ class HttpSession final : public Session, private UpstreamConnector::Observer, p
   void close_when_flushed();
   void close();
   void refresh_snapshot();
+  void bound_client_input();
   void restart_client_timeout(uint64_t transaction_us);  // before the next keep-alive request
   http1::Limits parser_limits() const;
 

@@ -1,5 +1,6 @@
 // HTTP listener behaviour end to end: balancing, keep-alive, inserted headers, the strict
 // parser at the edge, streamed bodies and pipelining.
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <map>
@@ -322,6 +323,42 @@ TEST_F(HttpProxyTest, ClientWaitingForASlowMemberKeepsItsConnection) {
   std::string got;
   EXPECT_TRUE(client.wait_closed(3000, &got));  // then the idle keep-alive timeout
   EXPECT_TRUE(got.empty()) << got;
+}
+
+// Requests pipelined behind a slow one wait in the engine's input only up to its bound: then the
+// engine stops reading the client (its socket stays full), and resumes after the response.
+TEST_F(HttpProxyTest, PipelinedRequestsBehindASlowOneStopTheReading) {
+  HttpSetup s = start_http_setup();
+  ASSERT_NE(s.engine, nullptr);
+  HttpConnection client(s.port);
+  ASSERT_TRUE(client.send(get_request("/delay/1500")));
+  std::string block;
+  while (block.size() < 64 * 1024) block += get_request("/");
+  constexpr size_t kCap = 16 * 1024 * 1024;
+  size_t written = 0;
+  auto write_until_full = [&] {
+    size_t before = written;
+    while (written < kCap) {
+      ssize_t n = ::send(client.fd(), block.data(), block.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n <= 0) break;
+      written += static_cast<size_t>(n);
+    }
+    return written - before;
+  };
+  // Until a pause of 200 ms lets nothing more in: a reader would have made room by then.
+  size_t progress = write_until_full();
+  for (int round = 0; round < 10 && progress > 0 && written < kCap; ++round) {
+    usleep(200 * 1000);
+    progress = write_until_full();
+  }
+  EXPECT_EQ(progress, 0u) << "the engine kept reading pipelined requests: " << written << " bytes";
+  EXPECT_LT(written, kCap);
+  HttpResponse r = client.read_response(5000);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 200);
+  r = client.read_response(5000);  // the first pipelined one: reading resumed
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 200);
 }
 
 std::string chunked_body(size_t total, size_t piece) {
