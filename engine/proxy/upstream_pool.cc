@@ -1,28 +1,65 @@
 #include "engine/proxy/upstream_pool.h"
 
+#include <event2/bufferevent_struct.h>
+
+#include <algorithm>
+#include <ctime>
+
 #include "engine/net/bufferevent_settings.h"
 
 namespace pharos::proxy {
+
+namespace {
+
+// Idle times need no precision: the kernel's tick clock, read without a clock source access.
+uint64_t coarse_now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+uint64_t timeval_ms(const timeval& tv) { return uint64_t(tv.tv_sec) * 1000 + uint64_t(tv.tv_usec) / 1000; }
+
+}  // namespace
 
 struct UpstreamPool::Idle {
   UpstreamPool* pool;
   std::string key;
   net::BufferEventPtr connection;
   IdleList::iterator position;
+  uint64_t parked_ms;
 };
 
 UpstreamPool::UpstreamPool(event_base* base, size_t max_idle, uint32_t idle_timeout_ms)
-    : base_(base), max_idle_per_endpoint_(max_idle), idle_timeout_ms_(idle_timeout_ms) {}
+    : base_(base),
+      max_idle_per_endpoint_(max_idle),
+      idle_timeout_ms_(idle_timeout_ms),
+      sweep_timer_(evtimer_new(base, &UpstreamPool::on_sweep, this)) {}
 
 UpstreamPool::~UpstreamPool() { clear(); }
 
+bool UpstreamPool::expired(const Idle& idle, uint64_t now_ms) const {
+  return now_ms - idle.parked_ms >= idle_timeout_ms_;
+}
+
 net::BufferEventPtr UpstreamPool::take(const std::string& key) {
   auto it = idle_.find(key);
-  if (it == idle_.end() || it->second.empty()) return nullptr;
-  std::unique_ptr<Idle> idle = std::move(it->second.front());
-  it->second.pop_front();
-  // The pool's callbacks and idle timeout stay until the caller installs its own, at once.
-  return std::move(idle->connection);
+  if (it == idle_.end()) return nullptr;
+  const uint64_t now_ms = coarse_now_ms();
+  while (!it->second.empty()) {
+    std::unique_ptr<Idle> idle = std::move(it->second.front());
+    it->second.pop_front();
+    if (expired(*idle, now_ms)) continue;  // closes it; older ones follow
+    bufferevent* bev = idle->connection.get();
+    const uint64_t idle_ms = now_ms - idle->parked_ms;
+    if (idle_ms * 100 > timeval_ms(bev->timeout_read)) {
+      timeval read = bev->timeout_read;
+      timeval write = bev->timeout_write;
+      bufferevent_set_timeouts(bev, &read, &write);  // restart both timers from now
+    }
+    return std::move(idle->connection);
+  }
+  return nullptr;
 }
 
 void UpstreamPool::put(const std::string& key, net::BufferEventPtr connection) {
@@ -32,14 +69,32 @@ void UpstreamPool::put(const std::string& key, net::BufferEventPtr connection) {
   idle->pool = this;
   idle->key = key;
   idle->connection = std::move(connection);
+  idle->parked_ms = coarse_now_ms();
   bufferevent* bev = idle->connection.get();
   list.push_front(std::move(idle));
   Idle* raw = list.front().get();
   raw->position = list.begin();
   bufferevent_setcb(bev, &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event, raw);
-  timeval timeout = net::timeval_from_ms(idle_timeout_ms_);
-  bufferevent_set_timeouts(bev, &timeout, nullptr);
-  net::enable(bev, EV_READ);  // usually still enabled by its last session
+  net::enable(bev, EV_READ);  // usually still enabled by its last user
+  if (!evtimer_pending(sweep_timer_.get(), nullptr)) {
+    timeval period = net::timeval_from_ms(std::max<uint32_t>(idle_timeout_ms_ / 4, 1));
+    evtimer_add(sweep_timer_.get(), &period);
+  }
+}
+
+void UpstreamPool::on_sweep(evutil_socket_t, short, void* arg) { static_cast<UpstreamPool*>(arg)->sweep(); }
+
+void UpstreamPool::sweep() {
+  const uint64_t now_ms = coarse_now_ms();
+  bool any_left = false;
+  for (auto& [key, list] : idle_) {
+    while (!list.empty() && expired(*list.back(), now_ms)) list.pop_back();
+    any_left = any_left || !list.empty();
+  }
+  if (any_left) {
+    timeval period = net::timeval_from_ms(std::max<uint32_t>(idle_timeout_ms_ / 4, 1));
+    evtimer_add(sweep_timer_.get(), &period);
+  }
 }
 
 size_t UpstreamPool::idle_count() const {
@@ -61,6 +116,7 @@ void UpstreamPool::on_idle_read(bufferevent* bev, void* arg) {
   idle->pool->drop(idle);
 }
 
+// The member closed it, it failed, or its read timer (its last user's timeout) fired.
 void UpstreamPool::on_idle_event(bufferevent* bev, short events, void* arg) {
   auto* idle = static_cast<Idle*>(arg);
   idle->pool->drop(idle);
