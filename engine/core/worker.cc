@@ -7,7 +7,7 @@
 #include <ctime>
 
 #include "engine/lb/balancer.h"
-#include "engine/net/socket_reader.h"
+#include "engine/net/engine_io.h"
 #include "engine/proxy/http_session.h"
 #include "engine/proxy/tcp_session.h"
 #include "engine/tls/server_context.h"
@@ -199,8 +199,7 @@ void Worker::admit(int fd, const sockaddr_storage& peer, const proxy::ListenerRu
                                              std::move(options));
     }
     if (!connection) return;  // out of memory; the socket went with the failed bufferevent
-    write_coalescer_->adopt(connection.get());
-    net::read_directly(connection.get());
+    net::use_engine_io(*write_coalescer_, connection.get());
     session = std::make_unique<proxy::HttpSession>(*this, std::move(connection), std::move(client), current_, &listener);
   } else {
     session = std::make_unique<proxy::TcpSession>(*this, net::UniqueFd(fd), std::move(client), current_, &listener);

@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "engine/http2/client_connection.h"
-#include "engine/net/socket_reader.h"
+#include "engine/net/engine_io.h"
 #include "engine/proxy/session_common.h"
 #include "engine/stats/stats.h"
 #include "engine/tls/client_certificate_info.h"
@@ -232,8 +232,7 @@ bool H2MemberConnection::connect() {
 void H2MemberConnection::on_connected() {
   int one = 1;
   setsockopt(bufferevent_getfd(bev_.get()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  pool_.coalescer_.adopt(bev_.get());  // h2 or, when declined, HTTP/1.1: writes go through it
-  net::read_directly(bev_.get());
+  net::use_engine_io(pool_.coalescer_, bev_.get());  // h2 or, when declined, HTTP/1.1
   if (target_.tls) {
     const SSL* ssl = tls::tls_ssl(bev_.get());
     if (ssl == nullptr || tls::negotiated_alpn(ssl) != "h2") {

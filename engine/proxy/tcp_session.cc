@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "engine/http/request.h"
-#include "engine/net/socket_reader.h"
+#include "engine/net/engine_io.h"
 #include "engine/net/write_coalescer.h"
 #include "engine/tls/client_hello_sniff.h"
 
@@ -35,8 +35,7 @@ TcpSession::TcpSession(WorkerContext& worker, net::UniqueFd fd, ClientAddress cl
   client_side_->is_client = true;
   client_side_->other = member_side_.get();
   client_side_->bev.reset(bufferevent_socket_new(worker_.base(), fd.release(), BEV_OPT_CLOSE_ON_FREE));
-  worker_.write_coalescer().adopt(client_side_->bev.get());
-  net::read_directly(client_side_->bev.get());
+  net::use_engine_io(worker_.write_coalescer(), client_side_->bev.get());
   member_side_->session = this;
   member_side_->other = client_side_.get();
   sniffing_sni_ = listener_->config->protocol == config::ListenerProtocol::kHttps;

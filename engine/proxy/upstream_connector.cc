@@ -3,7 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include "engine/net/socket_reader.h"
+#include "engine/net/engine_io.h"
 #include "engine/net/write_coalescer.h"
 #include "engine/proxy/upstream_pool.h"
 #include "engine/tls/client_context.h"
@@ -190,8 +190,7 @@ void UpstreamConnector::on_connect_event(bufferevent* bev, short events, void* a
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
     bufferevent_set_timeouts(bev, nullptr, nullptr);
-    self->worker_.write_coalescer().adopt(bev);
-    net::read_directly(bev);
+    net::use_engine_io(self->worker_.write_coalescer(), bev);
     self->connect_us_ = static_cast<uint32_t>(self->worker_.now_us() - self->connect_started_us_);
     self->current_member_ = -1;
     self->count_open(index, false);
