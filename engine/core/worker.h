@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <ctime>
 #include <deque>
 #include <functional>
 #include <map>
@@ -78,8 +79,21 @@ class Worker final : public proxy::WorkerContext {
   // Holds `session` among the live ones and starts it.
   void adopt(std::unique_ptr<proxy::Session> session);
 
+  // The time of the first read in the current loop turn (worker.cc).
+  class TurnClock {
+   public:
+    uint64_t read(event_base* base, clockid_t clock);
+
+   private:
+    timeval turn_{};
+    uint64_t us_ = 0;
+    bool valid_ = false;
+  };
+
   uint32_t index_;
   net::EventBasePtr base_;
+  mutable TurnClock monotonic_;
+  mutable TurnClock wall_;
   net::UniqueFd inbox_fd_;  // eventfd: post() wakes the loop through it
   net::EventPtr inbox_event_;
   net::EventPtr cleanup_event_;

@@ -64,7 +64,8 @@ class WorkerContext {
   virtual bool draining() const = 0;
   // The newest snapshot; a keep-alive session moves to it between transactions.
   virtual const std::shared_ptr<WorkerSnapshot>& current_snapshot() const = 0;
-  // Monotonic microseconds, and wall-clock microseconds since the epoch.
+  // Monotonic microseconds, and wall-clock microseconds since the epoch. Within one loop turn
+  // both stay the time of their first read in it: what a turn does is timed as one instant.
   virtual uint64_t now_us() const = 0;
   virtual uint64_t wall_us() const = 0;
 };
