@@ -266,7 +266,7 @@ void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, in
   net::set_read_watermark(bev, 0, kMemberReadHigh);
   net::set_write_watermark(bev, kHighWatermark / 2, 0);
   timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
-  net::set_timeouts(bev, &timeout, &timeout);  // a pooled connection's count from its take
+  net::set_timeouts(bev, &timeout, &timeout);  // as a pooled connection has them: its timers restarted at the take
   net::enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
   bufferevent_write(bev, member_request_head_.data(), member_request_head_.size());
   mslot.bytes_in.add(member_request_head_.size());
