@@ -20,6 +20,15 @@ void set_timeouts(bufferevent* bev, const timeval* read, const timeval* write) {
   bufferevent_set_timeouts(bev, read, write);
 }
 
+void restart_timeouts(bufferevent* bev, const timeval* read, const timeval* write, uint64_t since_armed_us) {
+  const uint64_t read_ms = read != nullptr ? timeval_to_ms(*read) : 0;
+  if (since_armed_us <= read_ms * 10) {  // 1% of the read timeout, in µs
+    set_timeouts(bev, read, write);
+  } else {
+    bufferevent_set_timeouts(bev, read, write);
+  }
+}
+
 void set_read_watermark(bufferevent* bev, size_t low, size_t high) {
   if (bev->wm_read.low == low && bev->wm_read.high == high) return;
   bufferevent_setwatermark(bev, EV_READ, low, high);

@@ -19,6 +19,11 @@
 namespace pharos::net {
 
 void set_timeouts(bufferevent* bev, const timeval* read, const timeval* write);
+// Timeouts that count from now, on a bufferevent whose timers libevent last armed
+// `since_armed_us` ago (at a read, or at the last setting). Timers already running with these
+// values are restarted only when that was more than 1% of the read timeout ago: a timeout
+// that may end up to 1% early, for no re-arm on every request.
+void restart_timeouts(bufferevent* bev, const timeval* read, const timeval* write, uint64_t since_armed_us);
 void set_read_watermark(bufferevent* bev, size_t low, size_t high);
 void set_write_watermark(bufferevent* bev, size_t low, size_t high);
 // Enables those of `events` (EV_READ, EV_WRITE) not enabled yet.

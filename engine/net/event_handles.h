@@ -28,9 +28,12 @@ using EventPtr = std::unique_ptr<event, EventDeleter>;
 using BufferEventPtr = std::unique_ptr<bufferevent, BufferEventDeleter>;
 using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferDeleter>;
 
-// A timeval from milliseconds, for libevent timeouts.
+// A timeval from milliseconds, for libevent timeouts, and back.
 inline timeval timeval_from_ms(uint32_t ms) {
   return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+inline uint64_t timeval_to_ms(const timeval& tv) {
+  return uint64_t(tv.tv_sec) * 1000 + uint64_t(tv.tv_usec) / 1000;
 }
 
 }  // namespace pharos::net

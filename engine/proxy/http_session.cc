@@ -73,18 +73,11 @@ http1::Limits HttpSession::parser_limits() const {
 // The client's read timer runs through every exchange (a read timeout while the client waits
 // for its response is ignored: on_client_event), so keep-alive requests do not re-arm it twice
 // each. The wait for the next request is timed from now: libevent last re-armed the timer at
-// a client read, no earlier than this transaction's start, so it is re-armed only when that
-// is more than 1% of the timeout ago, or when the timeout changes (after the first request,
-// which may run under timeout_tcp_inspect).
+// a client read, no earlier than this transaction's start (net::restart_timeouts; the
+// timeout also changes after the first request, which may run under timeout_tcp_inspect).
 void HttpSession::restart_client_timeout(uint64_t transaction_us) {
-  const uint32_t ms = listener_->config->timeout_client_data_ms;
-  timeval timeout = net::timeval_from_ms(ms);
-  const bool rearmed_lately = transaction_us <= uint64_t{ms} * 10;  // 1% of ms, in µs
-  if (rearmed_lately) {
-    net::set_timeouts(client_.get(), &timeout, &timeout);
-  } else {
-    bufferevent_set_timeouts(client_.get(), &timeout, &timeout);
-  }
+  timeval timeout = net::timeval_from_ms(listener_->config->timeout_client_data_ms);
+  net::restart_timeouts(client_.get(), &timeout, &timeout, transaction_us);
 }
 
 void HttpSession::refresh_snapshot() {

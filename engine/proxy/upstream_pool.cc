@@ -18,8 +18,6 @@ uint64_t coarse_now_ms() {
   return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
 
-uint64_t timeval_ms(const timeval& tv) { return uint64_t(tv.tv_sec) * 1000 + uint64_t(tv.tv_usec) / 1000; }
-
 }  // namespace
 
 struct UpstreamPool::Idle {
@@ -51,12 +49,9 @@ net::BufferEventPtr UpstreamPool::take(const std::string& key) {
     it->second.pop_front();
     if (expired(*idle, now_ms)) continue;  // closes it; older ones follow
     bufferevent* bev = idle->connection.get();
-    const uint64_t idle_ms = now_ms - idle->parked_ms;
-    if (idle_ms * 100 > timeval_ms(bev->timeout_read)) {
-      timeval read = bev->timeout_read;
-      timeval write = bev->timeout_write;
-      bufferevent_set_timeouts(bev, &read, &write);  // restart both timers from now
-    }
+    const timeval read = bev->timeout_read;
+    const timeval write = bev->timeout_write;
+    net::restart_timeouts(bev, &read, &write, (now_ms - idle->parked_ms) * 1000);
     return std::move(idle->connection);
   }
   return nullptr;
@@ -76,10 +71,12 @@ void UpstreamPool::put(const std::string& key, net::BufferEventPtr connection) {
   raw->position = list.begin();
   bufferevent_setcb(bev, &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event, raw);
   net::enable(bev, EV_READ);  // usually still enabled by its last user
-  if (!evtimer_pending(sweep_timer_.get(), nullptr)) {
-    timeval period = net::timeval_from_ms(std::max<uint32_t>(idle_timeout_ms_ / 4, 1));
-    evtimer_add(sweep_timer_.get(), &period);
-  }
+  if (!evtimer_pending(sweep_timer_.get(), nullptr)) arm_sweep();
+}
+
+void UpstreamPool::arm_sweep() {
+  timeval period = net::timeval_from_ms(std::max<uint32_t>(idle_timeout_ms_ / 4, 1));
+  evtimer_add(sweep_timer_.get(), &period);
 }
 
 void UpstreamPool::on_sweep(evutil_socket_t, short, void* arg) { static_cast<UpstreamPool*>(arg)->sweep(); }
@@ -91,10 +88,7 @@ void UpstreamPool::sweep() {
     while (!list.empty() && expired(*list.back(), now_ms)) list.pop_back();
     any_left = any_left || !list.empty();
   }
-  if (any_left) {
-    timeval period = net::timeval_from_ms(std::max<uint32_t>(idle_timeout_ms_ / 4, 1));
-    evtimer_add(sweep_timer_.get(), &period);
-  }
+  if (any_left) arm_sweep();
 }
 
 size_t UpstreamPool::idle_count() const {

@@ -44,6 +44,7 @@ class UpstreamPool {
   void drop(Idle* idle);
   bool expired(const Idle& idle, uint64_t now_ms) const;
   void sweep();
+  void arm_sweep();  // one sweep, a quarter of the idle timeout from now
 
   event_base* base_;
   size_t max_idle_per_endpoint_;

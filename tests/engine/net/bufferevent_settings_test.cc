@@ -93,6 +93,27 @@ TEST_F(BuffereventSettingsTest, DifferentTimeoutsApply) {
   EXPECT_TRUE(event_pending(&bev_->ev_read, EV_READ, nullptr));
 }
 
+TEST_F(BuffereventSettingsTest, RestartingTimeoutsArmedLatelyLeavesThemRunning) {
+  timeval before = read_expiry();
+  let_the_clock_move();
+  timeval timeout = timeval_from_ms(5000);
+  restart_timeouts(bev_.get(), &timeout, &timeout, 50 * 1000);  // 50 ms of 5 s: under 1%
+  EXPECT_TRUE(same(before, read_expiry()));
+  expect_a_rearm_moves(before);
+}
+
+TEST_F(BuffereventSettingsTest, RestartingTimeoutsArmedLongAgoRearmsThem) {
+  timeval before = read_expiry();
+  let_the_clock_move();
+  timeval timeout = timeval_from_ms(5000);
+  restart_timeouts(bev_.get(), &timeout, &timeout, 60 * 1000);  // 60 ms of 5 s: over 1%
+  EXPECT_FALSE(same(before, read_expiry()));
+  // Other values apply in any case.
+  timeval longer = timeval_from_ms(7000);
+  restart_timeouts(bev_.get(), &longer, &timeout, 0);
+  EXPECT_EQ(bev_->timeout_read.tv_sec, 7);
+}
+
 TEST_F(BuffereventSettingsTest, SameWatermarksKeepTheRunningTimer) {
   bufferevent_setwatermark(bev_.get(), EV_READ, 0, 4096);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, 1024, 0);
