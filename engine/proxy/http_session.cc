@@ -355,18 +355,12 @@ void HttpSession::forward_request_body_to_exchange() {
     if (response_done_) finish_transaction();
     return;
   }
-  if (!room) {
-    // The member's windows are shut: stop reading the client until the exchange drains.
-    bufferevent_disable(client_.get(), EV_READ);
-    client_reading_paused_ = true;
-  }
+  // The member's windows are shut: stop reading the client until the exchange drains.
+  if (!room) pause_client_reading();
 }
 
 void HttpSession::on_exchange_writable() {
-  if (!client_reading_paused_) return;
-  client_reading_paused_ = false;
-  bufferevent_enable(client_.get(), EV_READ);
-  forward_request_body_to_exchange();
+  if (resume_client_reading()) forward_request_body_to_exchange();
 }
 
 void HttpSession::on_exchange_response(http::ResponseHead member_head, bool end_stream) {
@@ -566,10 +560,7 @@ void HttpSession::forward_request_body() {
     if (response_done_) finish_transaction();
     return;
   }
-  if (evbuffer_get_length(output) >= kHighWatermark) {
-    bufferevent_disable(client_.get(), EV_READ);
-    client_reading_paused_ = true;
-  }
+  if (evbuffer_get_length(output) >= kHighWatermark) pause_client_reading();
 }
 
 // ---- response side ----
@@ -723,10 +714,7 @@ void HttpSession::finish_transaction() {
     state_ = State::kReadingHead;
     restart_client_timeout(transaction_us);
     refresh_snapshot();
-    if (client_reading_paused_) {
-      client_reading_paused_ = false;
-      bufferevent_enable(client_.get(), EV_READ);
-    }
+    resume_client_reading();
     if (!draining_) {
       read_request_head();
       return;
@@ -823,8 +811,19 @@ void HttpSession::bound_client_input() {
   if (client_reading_paused_) return;
   if (state_ != State::kConnecting && state_ != State::kExchanging) return;
   if (evbuffer_get_length(bufferevent_get_input(client_.get())) < kHighWatermark) return;
+  pause_client_reading();
+}
+
+void HttpSession::pause_client_reading() {
   bufferevent_disable(client_.get(), EV_READ);
   client_reading_paused_ = true;
+}
+
+bool HttpSession::resume_client_reading() {
+  if (!client_reading_paused_) return false;
+  client_reading_paused_ = false;
+  bufferevent_enable(client_.get(), EV_READ);
+  return true;
 }
 
 void HttpSession::on_client_write(bufferevent*, void* arg) {
@@ -889,11 +888,7 @@ void HttpSession::on_member_read(bufferevent*, void* arg) {
 
 void HttpSession::on_member_write(bufferevent*, void* arg) {
   auto* self = static_cast<HttpSession*>(arg);
-  if (self->client_reading_paused_) {
-    self->client_reading_paused_ = false;
-    bufferevent_enable(self->client_.get(), EV_READ);
-    self->forward_request_body();
-  }
+  if (self->resume_client_reading()) self->forward_request_body();
 }
 
 void HttpSession::on_member_event(bufferevent*, short events, void* arg) {

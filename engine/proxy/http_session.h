@@ -82,6 +82,10 @@ class HttpSession final : public Session, private UpstreamConnector::Observer, p
   void close();
   void refresh_snapshot();
   void bound_client_input();
+  // Stops reading the client (a member or exchange that cannot take more, a full input).
+  void pause_client_reading();
+  // Reads the client again if it was paused; false if it was not.
+  bool resume_client_reading();
   void restart_client_timeout(uint64_t transaction_us);  // before the next keep-alive request
   http1::Limits parser_limits() const;
 
