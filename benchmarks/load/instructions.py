@@ -30,6 +30,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import processes  # noqa: E402
+import tls_clients  # noqa: E402
 import tls_configs  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -55,9 +56,12 @@ def parse_args():
 
 def h2load(supervisor, url, requests, extra):
     done = supervisor.run("1", ["h2load", "-t1", "-n", str(requests)] + extra + [url], timeout_s=600)
-    match = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", done.stdout)
-    if not match or match.group(1) != match.group(2) or int(match.group(1)) != requests:
-        raise RuntimeError(f"h2load did not complete {requests} requests: {done.stdout[-400:]}")
+    result = tls_clients.parse_h2load(done.stdout)
+    problems = result.problems()
+    if result.requests != requests:
+        problems.append(f"{result.requests} of {requests} requests succeeded")
+    if problems:
+        raise RuntimeError(f"h2load: {'; '.join(problems)}")
 
 
 def count(supervisor, workdir, certs, members, name, engine, case, requests):
