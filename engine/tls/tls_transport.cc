@@ -257,6 +257,10 @@ void Transport::pump_input() {
       space.iov_len = static_cast<size_t>(rc);
       evbuffer_commit_space(dst, &space, 1);
       fresh_plaintext_ = true;
+      // BoringSSL reads a TLS record at a time and no further (no read-ahead): with nothing
+      // left in the SSL object or the socket's input, another SSL_read could only answer
+      // WANT_READ, and it costs as much as a small record's decryption.
+      if (!SSL_has_pending(ssl_.get()) && evbuffer_get_length(in) == 0) return;
       continue;
     }
     int error = SSL_get_error(ssl_.get(), rc);
