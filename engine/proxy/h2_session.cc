@@ -25,9 +25,6 @@ namespace pharos::proxy {
 
 namespace {
 
-// Member input buffered per stream before reading pauses. Smaller than HttpSession's watermark:
-// one client connection may hold max_concurrent_streams of these.
-constexpr size_t kMemberReadHigh = 64 * 1024;
 // Interim responses relayed per stream; a member sending more has the rest dropped, so it
 // cannot queue frames for a client that is not reading.
 constexpr int kMaxInterimResponses = 8;
@@ -263,7 +260,11 @@ void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, in
   bufferevent* bev = member_.get();
   bufferevent_setcb(bev, &Stream::on_member_read, &Stream::on_member_write, &Stream::on_member_event, this);
   // A pooled connection usually has these settings from its previous exchange already.
-  net::set_read_watermark(bev, 0, kMemberReadHigh);
+  // No read watermark: a member's input is bounded without one. The head waits whole only up
+  // to the parser's max_header_bytes; after it, forward_response_body drains every read, or
+  // stops reading the member while the client's stream buffer is full. libevent's watermark
+  // would re-enable reading, and so re-arm the read timer, at every add and drain.
+  net::set_read_watermark(bev, 0, 0);
   net::set_write_watermark(bev, kHighWatermark / 2, 0);
   timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
   net::set_timeouts(bev, &timeout, &timeout);  // as a pooled connection has them: its timers restarted at the take
@@ -896,7 +897,9 @@ void H2Session::start() {
   bufferevent* bev = client_.get();
   bufferevent_setcb(bev, &H2Session::on_client_read, &H2Session::on_client_write,
                     &H2Session::on_client_event, this);
-  bufferevent_setwatermark(bev, EV_READ, 0, kHighWatermark);
+  // No read watermark: read_client() feeds the codec every byte read, so the input never holds
+  // more than one read; the h2 windows bound what a client may send ahead.
+  net::set_read_watermark(bev, 0, 0);
   bufferevent_setwatermark(bev, EV_WRITE, kHighWatermark / 2, 0);
   // No read timeout: a client waiting for slow members sends nothing. Idleness is timed by
   // idle_timer_ (no open stream); a client that stops reading by the write timeout.

@@ -19,7 +19,7 @@ using Http2Test = IntegrationTest;
 
 // ---- raw HTTP/2 frames ----
 
-constexpr uint8_t kData = 0x0, kHeaders = 0x1, kRstStream = 0x3, kSettings = 0x4, kGoaway = 0x7;
+constexpr uint8_t kData = 0x0, kHeaders = 0x1, kRstStream = 0x3, kSettings = 0x4, kGoaway = 0x7, kWindowUpdate = 0x8;
 constexpr uint8_t kEndStream = 0x1, kEndHeaders = 0x4;
 
 std::string frame(uint8_t type, uint8_t flags, uint32_t stream, const std::string& payload) {
@@ -381,6 +381,51 @@ TEST_F(Http2Test, OneTransactionRecordPerStream) {
   }
   EXPECT_GE(by_path["/delay/50"].ttfb_us, 40u * 1000);
   EXPECT_EQ(engine->stats()["listeners"]["listener"]["total_connections"], 1);
+}
+
+// A client that opens no window: the engine can send it 64 KiB of the body and stops reading
+// the member soon after, so what it reads of the member settles far below the body (kernel
+// buffers included). Once the client opens its windows, the whole body arrives.
+TEST_F(Http2Test, ClientWithAShutWindowHoldsBackTheMember) {
+  HttpSetup s = start_http_setup("ROUND_ROBIN", [](json& c) { h2c_config_adjust_limits(c); });
+  ASSERT_NE(s.engine, nullptr);
+  constexpr uint64_t kBody = 48u << 20;
+  RawH2 client(s.port);
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.send(client_preface() +
+                          frame(kHeaders, kEndHeaders | kEndStream, 1, get_block("/bytes/" + std::to_string(kBody)))));
+  auto read_from_members = [&] { return s.engine->stat("members", "m1", "bytes_out") + s.engine->stat("members", "m2", "bytes_out"); };
+  uint64_t last = 0;
+  Clock::time_point changed = Clock::now();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        uint64_t now = read_from_members();
+        if (now != last) {
+          last = now;
+          changed = Clock::now();
+        }
+        return now > 0 && Clock::now() - changed > std::chrono::milliseconds(300);
+      },
+      10000));
+  EXPECT_LT(last, 24u << 20) << "the engine kept reading the member for a client with a shut window";
+
+  // SETTINGS_INITIAL_WINDOW_SIZE (0x4) at its maximum for the stream, and as much for the
+  // connection.
+  ASSERT_TRUE(client.send(frame(kSettings, 0, 0, std::string("\x00\x04", 2) + u32(0x7fffffff)) +
+                          frame(kWindowUpdate, 0, 0, u32(0x7fffffff - 65535))));
+  uint64_t received = 0;
+  bool ended = false;
+  while (!ended) {
+    std::optional<Frame> f = client.read_frame(15000);
+    ASSERT_TRUE(f.has_value()) << "after " << received << " bytes: " << (client.eof() ? "EOF" : "timeout");
+    if (f->type == kData && f->stream == 1) {
+      received += f->payload.size();
+      ended = (f->flags & kEndStream) != 0;
+    }
+    ASSERT_NE(f->type, kRstStream);
+    ASSERT_NE(f->type, kGoaway);
+  }
+  EXPECT_EQ(received, kBody);
 }
 
 TEST_F(Http2Test, NoMemberGives503OverH2) {
