@@ -3,9 +3,10 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <string_view>
+
+#include "engine/http/ascii_case.h"
 
 namespace pharos::http2 {
 
@@ -57,11 +58,6 @@ uint16_t parse_status(std::string_view value) {
   return n;
 }
 
-std::string lower(const std::string& text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 }  // namespace
 
@@ -334,7 +330,7 @@ int32_t ClientConnection::submit_request(const http::RequestHead& head, bool end
   nva.push_back(make_nv(kScheme, head.scheme));
   nva.push_back(make_nv(kAuthority, head.authority));
   nva.push_back(make_nv(kPath, head.path));
-  for (const auto& header : head.headers) names.push_back(lower(header.name));
+  for (const auto& header : head.headers) names.push_back(http::ascii_lowercase(header.name));
   for (size_t i = 0; i < head.headers.size(); ++i) nva.push_back(make_nv(names[i], head.headers[i].value));
   nghttp2_data_provider provider{};
   provider.read_callback = &Callbacks::read_body;
@@ -361,7 +357,7 @@ bool ClientConnection::submit_data(int32_t stream_id, const uint8_t* data, size_
 bool ClientConnection::submit_trailers(int32_t stream_id, std::vector<http::Header> trailers) {
   Stream* stream = find(stream_id);
   if (stream == nullptr || stream->body_end) return false;
-  for (auto& field : trailers) field.name = lower(field.name);
+  for (auto& field : trailers) field.name = http::ascii_lowercase(field.name);
   stream->request_trailers = std::move(trailers);
   stream->body_end = true;
   SessionPump::resume_deferred(session_.get(), stream_id, &stream->deferred);

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/http/ascii_case.h"
 #include "engine/http/request.h"
 #include "engine/http1/body_decoder.h"
 #include "engine/proxy/header_rules.h"
@@ -77,17 +77,12 @@ class ChunkPayload {
       while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
       while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
       if (forbidden_in_trailers(name)) continue;
-      out->push_back(http::Header{lowercase(name), std::string(value)});
+      out->push_back(http::Header{http::ascii_lowercase(name), std::string(value)});
     }
     return true;
   }
 
  private:
-  static std::string lowercase(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-  }
   enum class State : uint8_t { kSize, kSizeLine, kData, kDataEnd, kTrailers };
   static int hex(char c) {
     if (c >= '0' && c <= '9') return c - '0';

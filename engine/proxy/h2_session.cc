@@ -1,11 +1,11 @@
 #include "engine/proxy/h2_session.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <string>
 #include <string_view>
 
+#include "engine/http/ascii_case.h"
 #include "engine/http1/parser.h"
 #include "engine/net/bufferevent_settings.h"
 #include "engine/net/socket_ops.h"
@@ -32,11 +32,6 @@ constexpr int kMaxInterimResponses = 8;
 constexpr size_t kReplayLimit = 64 * 1024;
 constexpr int kMaxExchangeRetries = 2;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 
 }  // namespace
@@ -218,7 +213,7 @@ void H2Session::Stream::build_member_request() {
   for (const auto& header : head_.headers) {
     // The only TE an h2 client may send (RFC 9113 8.2.2); it tells the member that trailers
     // reach the client, which they now do. TE is hop-by-hop: Connection names it.
-    if (header.name == "te" && lower(header.value) == "trailers") {
+    if (header.name == "te" && http::ascii_lowercase(header.value) == "trailers") {
       append_header(&out, "TE", "trailers");
       append_header(&out, "Connection", "TE");
       break;
@@ -362,7 +357,7 @@ void H2Session::Stream::filter_response_header(std::string_view name, std::strin
   if (is_connection_specific(name)) return;
   if (!listener_->hsts_value.empty() && iequals(name, "strict-transport-security")) return;
   stickiness_.response_header(snapshot_->shared->pools[pool_index_], member_index_, name, value, now_s);
-  head->headers.push_back(http::Header{lower(name), std::string(value)});
+  head->headers.push_back(http::Header{http::ascii_lowercase(name), std::string(value)});
 }
 
 void H2Session::Stream::on_exchange_response(http::ResponseHead member_head, bool end_stream) {
@@ -607,7 +602,7 @@ void H2Session::Stream::relay_interim_response() {
     for (const auto& header : response_.headers) {
       if (is_connection_specific(header.name) || named_by_connection(response_, header.name)) continue;
       if (iequals(header.name, "content-length")) continue;
-      head.headers.push_back(http::Header{lower(header.name), std::string(header.value)});
+      head.headers.push_back(http::Header{http::ascii_lowercase(header.name), std::string(header.value)});
       head_bytes += header.name.size() + header.value.size();
     }
     if (session_.codec_->submit_interim(id_, head)) record_.bytes_out += head_bytes;
@@ -634,7 +629,7 @@ bool H2Session::Stream::send_response_head() {
     if (iequals(header.name, "content-length")) continue;  // one normalised copy below
     if (!listener_->hsts_value.empty() && iequals(header.name, "strict-transport-security")) continue;
     stickiness_.response_header(pool, member_index_, header.name, header.value, now_s);
-    head.headers.push_back(http::Header{lower(header.name), std::string(header.value)});
+    head.headers.push_back(http::Header{http::ascii_lowercase(header.name), std::string(header.value)});
   }
   if (!listener_->hsts_value.empty()) {
     head.headers.push_back(http::Header{"strict-transport-security", listener_->hsts_value});

@@ -1,17 +1,13 @@
 #include "engine/tls/certificate_selector.h"
 
-#include <algorithm>
-#include <cctype>
+#include "engine/http/ascii_case.h"
 
 namespace pharos::tls {
 namespace {
 
 std::string normalize(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  std::string out(name);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+  return http::ascii_lowercase(name);
 }
 
 }  // namespace

@@ -6,10 +6,10 @@
 #include <openssl/mem.h>
 #include <openssl/x509v3.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <ctime>
+
+#include "engine/http/ascii_case.h"
 
 namespace pharos::tls {
 namespace {
@@ -25,11 +25,6 @@ std::string asn1_string_text(const ASN1_STRING* s) {
   return out;
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 }  // namespace
 
@@ -42,7 +37,7 @@ std::vector<std::string> certificate_dns_names(const X509* cert) {
     for (size_t i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
       if (gn->type != GEN_DNS) continue;
-      std::string name = lower(asn1_string_text(gn->d.dNSName));
+      std::string name = http::ascii_lowercase(asn1_string_text(gn->d.dNSName));
       if (!name.empty()) names.push_back(std::move(name));
     }
     GENERAL_NAMES_free(sans);
@@ -50,7 +45,7 @@ std::vector<std::string> certificate_dns_names(const X509* cert) {
   }
   // critical == -1: no such extension; anything else with a null result is a broken SAN.
   if (critical != -1) return names;
-  std::string cn = lower(name_entry_text(X509_get_subject_name(cert), NID_commonName));
+  std::string cn = http::ascii_lowercase(name_entry_text(X509_get_subject_name(cert), NID_commonName));
   if (!cn.empty()) names.push_back(std::move(cn));
   return names;
 }
