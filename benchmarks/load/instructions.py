@@ -14,10 +14,11 @@ a dump; the figure is the dump's total over N. The same certificate and config s
 TLS suite (tls_configs.py).
 
   benchmarks/load/instructions.py --engine NAME=PATH [--engine NAME=PATH ...]
-                                  [--case tls|http|h2c|h2-tls] [--requests N]
+                                  [--case CASE] [--requests N]
 
 Cases: keep-alive HTTP/1.1 over TLS (h2load --h1, 16 connections), the same over plain HTTP,
-and HTTP/2 with 4 connections x 10 streams over h2c or TLS. Needs valgrind and h2load.
+and HTTP/2 over h2c or TLS with 4 connections x 10 streams (h2c, h2-tls) or 16 x 100
+(h2c-c16m100, h2-tls-c16m100), as in the TLS suite. Needs valgrind and h2load.
 """
 
 import argparse
@@ -41,6 +42,8 @@ CASES = {
     "http": ("h2c", ["--h1", "-c16"]),
     "h2c": ("h2c", ["-c4", "-m10"]),
     "h2-tls": ("https", ["-c4", "-m10"]),
+    "h2c-c16m100": ("h2c", ["-c16", "-m100"]),
+    "h2-tls-c16m100": ("https", ["-c16", "-m100"]),
 }
 
 
