@@ -20,7 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -154,7 +154,7 @@ class ServerConnection {
   Handler& handler_;
   config::Http2Limits limits_;
   std::unique_ptr<nghttp2_session, void (*)(nghttp2_session*)> session_;
-  std::map<int32_t, std::unique_ptr<Stream>> streams_;
+  std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;  // by id; looked up for every frame and submit
   SessionPump pump_;  // flush(); its writable streams hear on_response_writable
   TokenBucket resets_;
   TokenBucket control_frames_;
