@@ -152,10 +152,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  // glibc hands a worker arena's free top back to the kernel (madvise) whenever it exceeds
-  // 128 KiB, which a TLS connection's 16 KiB record buffers, allocated and freed around every
-  // request, cross every few dozen requests; the pages then fault back in. Keep up to 16 MiB
-  // of free heap per arena instead.
+  // For builds on glibc's malloc (PHAROS_TCMALLOC=OFF, the sanitizer builds): glibc hands a
+  // worker arena's free top back to the kernel (madvise) whenever it exceeds 128 KiB, which a
+  // TLS connection's 16 KiB record buffers, allocated and freed around every request, cross
+  // every few dozen requests; the pages then fault back in. Keep up to 16 MiB of free heap per
+  // arena instead. tcmalloc ignores mallopt(): it keeps freed blocks in its own caches.
   mallopt(M_TRIM_THRESHOLD, kMallocTrimThreshold);
 
   std::shared_ptr<const pharos::config::Config> initial;
