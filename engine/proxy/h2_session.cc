@@ -14,6 +14,7 @@
 #include "engine/proxy/session_persistence.h"
 #include "engine/proxy/inserted_headers.h"
 #include "engine/proxy/l7_request_facts.h"
+#include "engine/proxy/member_connection_settings.h"
 #include "engine/proxy/member_request.h"
 #include "engine/proxy/member_response_head.h"
 #include "engine/proxy/upstream_connector.h"
@@ -253,17 +254,8 @@ void H2Session::Stream::on_upstream_connected(net::BufferEventPtr connection, in
   auto& mslot = m.stats->slot(worker_.index()).traffic;
   member_ = std::move(connection);
   bufferevent* bev = member_.get();
-  bufferevent_setcb(bev, &Stream::on_member_read, &Stream::on_member_write, &Stream::on_member_event, this);
-  // A pooled connection usually has these settings from its previous exchange already.
-  // No read watermark: a member's input is bounded without one. The head waits whole only up
-  // to the parser's max_header_bytes; after it, forward_response_body drains every read, or
-  // stops reading the member while the client's stream buffer is full. libevent's watermark
-  // would re-enable reading, and so re-arm the read timer, at every add and drain.
-  net::set_read_watermark(bev, 0, 0);
-  net::set_write_watermark(bev, kHighWatermark / 2, 0);
-  timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
-  net::set_timeouts(bev, &timeout, &timeout);  // as a pooled connection has them: its timers restarted at the take
-  net::enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
+  apply_member_connection_settings(bev, {&Stream::on_member_read, &Stream::on_member_write, &Stream::on_member_event, this},
+                                   listener_->config->timeout_member_data_ms);
   bufferevent_write(bev, member_request_head_.data(), member_request_head_.size());
   mslot.bytes_in.add(member_request_head_.size());
   size_t pending = evbuffer_get_length(pending_.get());

@@ -9,6 +9,7 @@
 #include "engine/proxy/h2_member_pool.h"
 #include "engine/proxy/inserted_headers.h"
 #include "engine/proxy/l7_request_facts.h"
+#include "engine/proxy/member_connection_settings.h"
 #include "engine/proxy/member_request.h"
 #include "engine/proxy/member_response_head.h"
 #include "engine/proxy/upstream_pool.h"
@@ -269,16 +270,9 @@ void HttpSession::on_upstream_connected(net::BufferEventPtr connection, int memb
   auto& mslot = member.stats->slot(worker_.index()).traffic;
   member_ = std::move(connection);
   bufferevent* bev = member_.get();
-  bufferevent_setcb(bev, &HttpSession::on_member_read, &HttpSession::on_member_write,
-                    &HttpSession::on_member_event, this);
-  // A pooled connection has these settings from its previous exchange already. No read
-  // watermark: forward_response_body drains the input whole, and stops reading the member
-  // while the client's output is full; a head is bounded by the parser's max_header_bytes.
-  net::set_read_watermark(bev, 0, 0);
-  net::set_write_watermark(bev, kHighWatermark / 2, 0);
-  timeval timeout = net::timeval_from_ms(listener_->config->timeout_member_data_ms);
-  net::set_timeouts(bev, &timeout, &timeout);  // as a pooled connection has them: its timers restarted at the take
-  net::enable(bev, EV_READ);  // writes go through the worker's WriteCoalescer
+  apply_member_connection_settings(
+      bev, {&HttpSession::on_member_read, &HttpSession::on_member_write, &HttpSession::on_member_event, this},
+      listener_->config->timeout_member_data_ms);
   state_ = State::kExchanging;
   bufferevent_write(bev, member_request_head_.data(), member_request_head_.size());
   mslot.bytes_in.add(member_request_head_.size());
