@@ -57,8 +57,8 @@ void UpstreamConnector::attempt() {
       H2Target target;
       // Connections are shared within a pool and its TLS settings: a config that changes the
       // pool's CA or certificate gets new ones (the context lives as long as they do).
-      target.key = pool.config->id + "|" + member.endpoint_key;
-      if (pool.tls) target.key += "|" + std::to_string(reinterpret_cast<uintptr_t>(pool.tls.get()));
+      target.key.append(pool.config->id).append("|").append(member.endpoint_key);
+      if (pool.tls) target.key.append("|").append(std::to_string(reinterpret_cast<uintptr_t>(pool.tls.get())));
       if (!worker_.h2_member_pool().declined(target.key)) {
         target.endpoint_key = member.endpoint_key;
         target.address = member.address;
