@@ -32,6 +32,19 @@ bool is_token(std::string_view s) {
 }  // namespace
 
 bool merge_content_length(std::string_view value, bool* seen, uint64_t* length) {
+  // The usual value, one number of up to 19 digits (no overflow possible), without the list
+  // machinery below.
+  if (!value.empty() && value.size() <= 19) {
+    uint64_t n = 0;
+    size_t i = 0;
+    for (; i < value.size() && is_digit(static_cast<uint8_t>(value[i])); ++i) n = n * 10 + static_cast<uint64_t>(value[i] - '0');
+    if (i == value.size()) {
+      if (*seen && n != *length) return false;
+      *seen = true;
+      *length = n;
+      return true;
+    }
+  }
   return for_each_element(value, [&](std::string_view element) {
     // Empty elements are refused too: "5," is more likely an attack than a sloppy sender.
     if (element.empty()) return false;
