@@ -58,7 +58,6 @@ uint16_t parse_status(std::string_view value) {
   return n;
 }
 
-
 }  // namespace
 
 // nghttp2's C callbacks: cast the user data to the connection and forward. Nothing here throws.

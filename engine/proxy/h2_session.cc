@@ -33,8 +33,6 @@ constexpr int kMaxInterimResponses = 8;
 constexpr size_t kReplayLimit = 64 * 1024;
 constexpr int kMaxExchangeRetries = 2;
 
-
-
 }  // namespace
 
 // ---- one stream: one transaction towards one member connection ----
@@ -214,7 +212,7 @@ void H2Session::Stream::build_member_request() {
   for (const auto& header : head_.headers) {
     // The only TE an h2 client may send (RFC 9113 8.2.2); it tells the member that trailers
     // reach the client, which they now do. TE is hop-by-hop: Connection names it.
-    if (header.name == "te" && http::ascii_lowercase(header.value) == "trailers") {
+    if (header.name == "te" && iequals(header.value, "trailers")) {
       append_header(&out, "TE", "trailers");
       append_header(&out, "Connection", "TE");
       break;

@@ -25,7 +25,6 @@ std::string asn1_string_text(const ASN1_STRING* s) {
   return out;
 }
 
-
 }  // namespace
 
 std::vector<std::string> certificate_dns_names(const X509* cert) {
