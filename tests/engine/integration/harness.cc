@@ -91,6 +91,23 @@ bool wait_until(const std::function<bool()>& condition, int timeout_ms) {
   }
 }
 
+std::optional<uint64_t> settled_value(const std::function<uint64_t()>& counter, int quiet_ms, int timeout_ms) {
+  uint64_t last = 0;
+  Clock::time_point changed = Clock::now();
+  bool settled = wait_until(
+      [&] {
+        uint64_t now = counter();
+        if (now != last) {
+          last = now;
+          changed = Clock::now();
+        }
+        return now > 0 && Clock::now() - changed > std::chrono::milliseconds(quiet_ms);
+      },
+      timeout_ms);
+  if (!settled) return std::nullopt;
+  return last;
+}
+
 TempDir::TempDir() {
   char pattern[] = "/tmp/pharos-itest-XXXXXX";
   const char* made = ::mkdtemp(pattern);

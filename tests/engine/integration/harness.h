@@ -40,6 +40,9 @@ bool has_ipv6_loopback();
 int connect_tcp(const std::string& address, uint16_t port, const std::string& source = "");
 // Polls `condition` until it holds or `timeout_ms` passes; returns its last value.
 bool wait_until(const std::function<bool()>& condition, int timeout_ms);
+// Polls a growing counter until it is above zero and has not changed for `quiet_ms`; returns
+// that value, or nullopt if it is still zero or still changing after `timeout_ms`.
+std::optional<uint64_t> settled_value(const std::function<uint64_t()>& counter, int quiet_ms, int timeout_ms);
 
 // A directory under /tmp removed (with its files) on destruction.
 class TempDir {
