@@ -54,6 +54,9 @@ def make_cases(args):
     for tls in ("1.3", "1.2"):
         cases.append((f"hs-resume-{tls}", f"Resumed handshakes (tickets), TLS {tls}", "handshake",
                       {"tls": tls, "resume": True}))
+    # TLS 1.3 resumes with tickets only; a TLS 1.2 client without tickets resumes by session ID.
+    cases.append(("hs-cache-1.2", "Resumed handshakes (session cache, no tickets), TLS 1.2", "handshake",
+                  {"tls": "1.2", "resume": True, "tickets": False}))
     for shape in args.h2.split(","):
         clients, streams = (int(n) for n in shape.lower().split("x"))
         cases.append((f"h2-tls-c{clients}m{streams}", f"HTTP/2 over TLS (ALPN h2), h2load -c{clients} -m{streams}",
@@ -236,7 +239,7 @@ class TlsHarness(harness.ProxyHarness):
                                                 params["clients"], params["streams"])]
         else:
             argvs = [tls_clients.handshake_command(self.client_bin, port, duration, self.args.hs_connections,
-                                                   params["tls"], params["resume"])
+                                                   params["tls"], params["resume"], params.get("tickets", True))
                      for _ in range(self.args.hs_clients)]
         if record and key not in self.commands:
             shown = [" ".join(self.supervisor.command(self.args.load_cpu, argv)).replace(f":{port}/", ":PORT/")

@@ -44,10 +44,12 @@ def build_handshake_client(out_dir: str, library: str = "auto") -> tuple:
 # ---- the handshake client ----
 
 def handshake_command(binary: str, port: int, duration_s: float, connections: int, tls: str,
-                      resume: bool) -> list:
+                      resume: bool, tickets: bool = True) -> list:
+    """tickets=False (TLS 1.2): the client offers no ticket extension, so it resumes from the
+    server's session cache by session ID."""
     argv = [binary, "--port", str(port), "--duration", str(duration_s), "--connections", str(connections),
             "--tls", tls]
-    return argv + (["--resume"] if resume else [])
+    return argv + (["--resume"] if resume else []) + ([] if tickets else ["--no-tickets"])
 
 
 @dataclass

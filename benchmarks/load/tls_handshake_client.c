@@ -1,13 +1,15 @@
 /* A TLS handshake load client for benchmarks/load (a test client, not part of the engine).
  *
  *   tls_handshake_client --port P [--host 127.0.0.1] [--sni localhost] [--duration S]
- *                        [--connections N] [--tls 1.2|1.3] [--resume] [--groups X25519:P-256]
- *                        [--alpn http/1.1] [--path /]
+ *                        [--connections N] [--tls 1.2|1.3] [--resume] [--no-tickets]
+ *                        [--groups X25519:P-256] [--alpn http/1.1] [--path /]
  *
  * Each of N concurrent slots loops: TCP connect, TLS handshake, one `GET PATH` with
  * `Connection: close`, read the response to EOF, close; then a new connection. With --resume
  * each slot offers the newest session (ticket) it received on its previous connection, so every
  * handshake after the first of a slot should resume; SSL_session_reused() counts those that did.
+ * --no-tickets (TLS 1.2 only) offers no session ticket extension, so the server gives a session
+ * ID and resumption goes through its session cache instead of a ticket.
  * No certificate verification: the client's share of a handshake is the key exchange and the
  * CertificateVerify/ServerKeyExchange signature check, nothing else, so one client core can
  * drive more handshakes than one proxy core can serve (the harness checks that anyway).
@@ -48,7 +50,7 @@ struct slot {
 
 struct options {
   const char *host, *sni, *alpn, *path, *groups;
-  int port, connections, tls13, resume;
+  int port, connections, tls13, resume, no_tickets;
   double duration;
 };
 
@@ -70,7 +72,8 @@ static double now_s(void) {
 
 static void usage(void) {
   fprintf(stderr, "usage: tls_handshake_client --port P [--host A] [--sni NAME] [--duration S] "
-                  "[--connections N] [--tls 1.2|1.3] [--resume] [--groups LIST] [--alpn P] [--path /]\n");
+                  "[--connections N] [--tls 1.2|1.3] [--resume] [--no-tickets] [--groups LIST] [--alpn P] "
+                  "[--path /]\n");
   exit(2);
 }
 
@@ -253,6 +256,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--resume")) { o.resume = 1; continue; }
+    if (!strcmp(a, "--no-tickets")) { o.no_tickets = 1; continue; }
     if (v == NULL) usage();
     ++i;
     if (!strcmp(a, "--host")) o.host = v;
@@ -267,6 +271,10 @@ int main(int argc, char **argv) {
     else usage();
   }
   if (o.port <= 0 || o.connections <= 0 || o.duration <= 0) usage();
+  if (o.no_tickets && o.tls13) {
+    fprintf(stderr, "tls_handshake_client: --no-tickets needs --tls 1.2 (TLS 1.3 resumes with tickets only)\n");
+    return 2;
+  }
 
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o.port)};
   if (inet_pton(AF_INET, o.host, &addr.sin_addr) != 1) usage();
@@ -278,6 +286,7 @@ int main(int argc, char **argv) {
   SSL_CTX_set_min_proto_version(ctx, version);
   SSL_CTX_set_max_proto_version(ctx, version);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+  if (o.no_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 #ifndef WITH_BORINGSSL
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 #endif
