@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <iterator>
 
 #include "engine/net/bufferevent_settings.h"
 
@@ -21,11 +22,11 @@ uint64_t coarse_now_ms() {
 }  // namespace
 
 struct UpstreamPool::Idle {
-  UpstreamPool* pool;
-  std::string key;
+  UpstreamPool* pool = nullptr;
+  IdleList* list = nullptr;  // its endpoint's list in idle_ (unordered_map values do not move)
   net::BufferEventPtr connection;
   IdleList::iterator position;
-  uint64_t parked_ms;
+  uint64_t parked_ms = 0;
 };
 
 UpstreamPool::UpstreamPool(event_base* base, size_t max_idle, uint32_t idle_timeout_ms)
@@ -44,15 +45,19 @@ net::BufferEventPtr UpstreamPool::take(const std::string& key) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   const uint64_t now_ms = coarse_now_ms();
-  while (!it->second.empty()) {
-    std::unique_ptr<Idle> idle = std::move(it->second.front());
-    it->second.pop_front();
-    if (expired(*idle, now_ms)) continue;  // closes it; older ones follow
-    bufferevent* bev = idle->connection.get();
+  IdleList& list = it->second;
+  while (!list.empty()) {
+    Idle& idle = list.front();
+    net::BufferEventPtr connection = std::move(idle.connection);
+    const uint64_t idle_ms = now_ms - idle.parked_ms;
+    const bool too_old = expired(idle, now_ms);
+    spare_.splice(spare_.begin(), list, list.begin());
+    if (too_old) continue;  // closes it; older ones follow
+    bufferevent* bev = connection.get();
     const timeval read = bev->timeout_read;
     const timeval write = bev->timeout_write;
-    net::restart_timeouts(bev, &read, &write, (now_ms - idle->parked_ms) * 1000);
-    return std::move(idle->connection);
+    net::restart_timeouts(bev, &read, &write, idle_ms * 1000);
+    return connection;
   }
   return nullptr;
 }
@@ -60,16 +65,16 @@ net::BufferEventPtr UpstreamPool::take(const std::string& key) {
 void UpstreamPool::put(const std::string& key, net::BufferEventPtr connection) {
   auto& list = idle_[key];
   if (list.size() >= max_idle_per_endpoint_) return;  // connection closes here
-  auto idle = std::make_unique<Idle>();
-  idle->pool = this;
-  idle->key = key;
-  idle->connection = std::move(connection);
-  idle->parked_ms = coarse_now_ms();
-  bufferevent* bev = idle->connection.get();
-  list.push_front(std::move(idle));
-  Idle* raw = list.front().get();
-  raw->position = list.begin();
-  bufferevent_setcb(bev, &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event, raw);
+  if (spare_.empty()) spare_.emplace_front();
+  list.splice(list.begin(), spare_, spare_.begin());
+  Idle& idle = list.front();
+  idle.pool = this;
+  idle.list = &list;
+  idle.connection = std::move(connection);
+  idle.position = list.begin();
+  idle.parked_ms = coarse_now_ms();
+  bufferevent* bev = idle.connection.get();
+  bufferevent_setcb(bev, &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event, &idle);
   net::enable(bev, EV_READ);  // usually still enabled by its last user
   if (!evtimer_pending(sweep_timer_.get(), nullptr)) arm_sweep();
 }
@@ -85,7 +90,10 @@ void UpstreamPool::sweep() {
   const uint64_t now_ms = coarse_now_ms();
   bool any_left = false;
   for (auto& [key, list] : idle_) {
-    while (!list.empty() && expired(*list.back(), now_ms)) list.pop_back();
+    while (!list.empty() && expired(list.back(), now_ms)) {
+      list.back().connection.reset();
+      spare_.splice(spare_.begin(), list, std::prev(list.end()));
+    }
     any_left = any_left || !list.empty();
   }
   if (any_left) arm_sweep();
@@ -100,8 +108,8 @@ size_t UpstreamPool::idle_count() const {
 void UpstreamPool::clear() { idle_.clear(); }
 
 void UpstreamPool::drop(Idle* idle) {
-  auto it = idle_.find(idle->key);
-  it->second.erase(idle->position);  // frees the connection
+  idle->connection.reset();
+  spare_.splice(spare_.begin(), *idle->list, idle->position);
 }
 
 // A member sends nothing on an idle connection; bytes now mean the connection is unusable.

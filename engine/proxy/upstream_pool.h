@@ -37,7 +37,7 @@ class UpstreamPool {
 
  private:
   struct Idle;
-  using IdleList = std::list<std::unique_ptr<Idle>>;
+  using IdleList = std::list<Idle>;
   static void on_idle_read(bufferevent* bev, void* arg);
   static void on_idle_event(bufferevent* bev, short events, void* arg);
   static void on_sweep(evutil_socket_t, short, void* arg);
@@ -50,6 +50,9 @@ class UpstreamPool {
   size_t max_idle_per_endpoint_;
   uint32_t idle_timeout_ms_;
   std::unordered_map<std::string, IdleList> idle_;  // each list: most recently parked first
+  // List nodes without a connection, moved (spliced) between here and idle_ so that parking
+  // and taking a connection allocate nothing once the pool has been as full as it gets.
+  IdleList spare_;
   net::EventPtr sweep_timer_;
 };
 

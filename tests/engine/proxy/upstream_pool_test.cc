@@ -66,6 +66,36 @@ TEST_F(UpstreamPoolTest, MostRecentFirstAndNoneOnceEmpty) {
   EXPECT_EQ(pool_->take("m:80"), nullptr);
 }
 
+// Parking, taking and dropping move list nodes between endpoints and the pool's spares: each
+// endpoint still gets back only its own connections, most recent first, and a dropped one is
+// never handed out.
+TEST_F(UpstreamPoolTest, EndpointsKeepTheirOwnConnectionsThroughReuse) {
+  make_pool(30000);
+  for (int round = 0; round < 3; ++round) {
+    net::BufferEventPtr a1 = connection();
+    const int a1_peer = peers_.back();
+    net::BufferEventPtr a2 = connection();
+    net::BufferEventPtr b1 = connection();
+    bufferevent* a2_raw = a2.get();
+    bufferevent* b1_raw = b1.get();
+    pool_->put("a:80", std::move(a1));
+    pool_->put("a:80", std::move(a2));
+    pool_->put("b:80", std::move(b1));
+    shutdown(a1_peer, SHUT_WR);  // the member closes a1, the older of a:80's two, while it is idle
+    run_for_ms(30);
+    EXPECT_EQ(pool_->idle_count(), 2u) << "round " << round;
+
+    net::BufferEventPtr got = pool_->take("a:80");
+    EXPECT_EQ(got.get(), a2_raw) << "round " << round;
+    pool_->put("a:80", std::move(got));
+    EXPECT_EQ(pool_->take("b:80").get(), b1_raw) << "round " << round;
+    EXPECT_EQ(pool_->take("b:80"), nullptr) << "round " << round;
+    EXPECT_EQ(pool_->take("a:80").get(), a2_raw) << "round " << round;
+    EXPECT_EQ(pool_->take("a:80"), nullptr) << "round " << round;
+    EXPECT_EQ(pool_->idle_count(), 0u) << "round " << round;
+  }
+}
+
 TEST_F(UpstreamPoolTest, AConnectionIdleBeyondTheTimeoutIsNotTaken) {
   make_pool(40);
   pool_->put("m:80", connection());
