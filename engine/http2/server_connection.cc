@@ -25,7 +25,6 @@ struct ServerConnection::Stream {
   http::RequestHead head;
   size_t header_list_bytes = 0;
   bool oversized = false;
-  uint64_t header_deadline_ms = 0;  // nonzero while a header block of this stream is open
   bool announced = false;           // on_request() delivered: the handler owns the request
   bool rejected = false;            // the codec answered it itself
   bool response_submitted = false;
@@ -100,7 +99,10 @@ struct ServerConnection::Callbacks {
     if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && stream == nullptr) {
       stream = c.streams_.emplace(id, std::make_unique<Stream>()).first->second.get();
     }
-    if (stream != nullptr) stream->header_deadline_ms = c.now_ms_ + c.limits_.header_timeout_ms;
+    if (stream != nullptr) {
+      c.header_deadline_ms_ = c.now_ms_ + c.limits_.header_timeout_ms;
+      c.header_stream_id_ = id;
+    }
     return 0;
   }
 
@@ -165,9 +167,9 @@ struct ServerConnection::Callbacks {
     const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     switch (frame->hd.type) {
       case NGHTTP2_HEADERS: {
+        if (id == c.header_stream_id_) c.header_deadline_ms_ = 0;  // the block is complete
         Stream* stream = c.find(id);
         if (stream == nullptr) return 0;
-        stream->header_deadline_ms = 0;
         if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
           if (stream->oversized) {
             c.reject(id, *stream, 431, "header_list_too_large");
@@ -253,9 +255,11 @@ struct ServerConnection::Callbacks {
 
   static int on_stream_close(nghttp2_session*, int32_t id, uint32_t error_code, void* user_data) {
     auto& c = self(user_data);
+    if (id == c.header_stream_id_) c.header_deadline_ms_ = 0;
     auto it = c.streams_.find(id);
     if (it == c.streams_.end()) return 0;
     bool announced = it->second->announced;
+    if (id == c.last_found_id_) c.last_found_ = nullptr;
     c.streams_.erase(it);
     if (announced) c.handler_.on_stream_close(id, error_code);
     return 0;
@@ -348,8 +352,12 @@ ServerConnection::~ServerConnection() {
 }
 
 ServerConnection::Stream* ServerConnection::find(int32_t stream_id) {
+  if (last_found_ != nullptr && stream_id == last_found_id_) return last_found_;
   auto it = streams_.find(stream_id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  if (it == streams_.end()) return nullptr;
+  last_found_id_ = stream_id;
+  last_found_ = it->second.get();
+  return last_found_;
 }
 
 bool ServerConnection::feed(const uint8_t* data, size_t length, uint64_t now_ms) {
@@ -508,16 +516,6 @@ void ServerConnection::drain() {
 void ServerConnection::idle_timeout() {
   fail(ConnectionError::kIdle, ErrorCode::kNoError);
   after_user_call();
-}
-
-uint64_t ServerConnection::next_deadline_ms() const {
-  uint64_t next = 0;
-  for (const auto& [id, stream] : streams_) {
-    if (stream->header_deadline_ms != 0 && (next == 0 || stream->header_deadline_ms < next)) {
-      next = stream->header_deadline_ms;
-    }
-  }
-  return next;
 }
 
 void ServerConnection::on_timer(uint64_t now_ms) {

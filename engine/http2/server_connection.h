@@ -131,7 +131,7 @@ class ServerConnection {
   void idle_timeout();
   // Enforces the header timeout; call at next_deadline_ms() (0: none pending).
   void on_timer(uint64_t now_ms);
-  uint64_t next_deadline_ms() const;
+  uint64_t next_deadline_ms() const { return header_deadline_ms_; }
 
   // Nothing more to read or write: the caller closes once its transport is flushed.
   bool finished() const;
@@ -155,10 +155,18 @@ class ServerConnection {
   config::Http2Limits limits_;
   std::unique_ptr<nghttp2_session, void (*)(nghttp2_session*)> session_;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;  // by id; looked up for every frame and submit
+  // find()'s last answer: the callbacks of one frame (a header block's fields above all) ask
+  // for the same stream in a row. Cleared when that stream is erased; ids are never reused.
+  int32_t last_found_id_ = 0;
+  Stream* last_found_ = nullptr;
   SessionPump pump_;  // flush(); its writable streams hear on_response_writable
   TokenBucket resets_;
   TokenBucket control_frames_;
   uint64_t now_ms_;
+  // The open header block's deadline, 0 when none is open. There is at most one: nothing may
+  // interleave with a header block's CONTINUATION frames (RFC 9113 6.10).
+  uint64_t header_deadline_ms_ = 0;
+  int32_t header_stream_id_ = 0;
   int depth_ = 0;          // >0 while inside feed() or flush(): submit_* defer their flush
   std::function<void()> schedule_flush_;  // defer_flushes()
   bool draining_ = false;

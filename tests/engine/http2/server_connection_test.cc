@@ -482,6 +482,34 @@ TEST_F(Http2CodecTest, StalledHeaderBlockTimesOut) {
   EXPECT_TRUE(server_->finished());
 }
 
+// The header timeout follows the open header block: a block completed by CONTINUATION leaves no
+// deadline while its stream waits for its response, and the next block gets its own.
+TEST_F(Http2CodecTest, HeaderDeadlineFollowsTheOpenHeaderBlock) {
+  config::Http2Limits limits;
+  limits.header_timeout_ms = 500;
+  make_server(limits);
+  auto feed = [&](const std::string& bytes, uint64_t now_ms) {
+    return server_->feed(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), now_ms);
+  };
+  std::string start = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  start += std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);  // SETTINGS
+  // HEADERS on stream 1, END_STREAM without END_HEADERS: :method GET, :path /, :scheme http.
+  start += std::string("\x00\x00\x03\x01\x01\x00\x00\x00\x01\x82\x84\x86", 12);
+  ASSERT_TRUE(feed(start, now_ms_));
+  EXPECT_EQ(server_->next_deadline_ms(), now_ms_ + 500);
+  // CONTINUATION with END_HEADERS: :authority localhost (literal, static name index 1).
+  ASSERT_TRUE(feed(std::string("\x00\x00\x0b\x09\x04\x00\x00\x00\x01\x01\x09localhost", 20), now_ms_ + 50));
+  EXPECT_EQ(events_.requests.count(1), 1u);
+  EXPECT_EQ(server_->next_deadline_ms(), 0u) << "a completed block left a deadline";
+  // Stream 3's block opens later and stalls; stream 1 is still open, awaiting its response.
+  ASSERT_TRUE(feed(std::string("\x00\x00\x03\x01\x01\x00\x00\x00\x03\x82\x84\x86", 12), now_ms_ + 100));
+  EXPECT_EQ(server_->next_deadline_ms(), now_ms_ + 600);
+  server_->on_timer(now_ms_ + 599);
+  EXPECT_EQ(server_->error(), ConnectionError::kNone);
+  server_->on_timer(now_ms_ + 600);
+  EXPECT_EQ(server_->error(), ConnectionError::kHeaderTimeout);
+}
+
 TEST_F(Http2CodecTest, DrainSendsGracefulGoawayAndFinishesStreamsInFlight) {
   make_server();
   int32_t id = client_.request("GET", "/slow");
