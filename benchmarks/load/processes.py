@@ -45,12 +45,17 @@ def proc_status(pid: int) -> dict:
     return values
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the whole process (all threads) so far."""
+def cpu_user_system(pid: int) -> tuple:
+    """User and system CPU time of the whole process (all threads) so far, in seconds."""
     with open(f"/proc/{pid}/stat") as stat:
         # The command name may hold spaces; fields after ')' are fixed.
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the whole process (all threads) so far."""
+    return sum(cpu_user_system(pid))
 
 
 def open_fds(pid: int) -> int:

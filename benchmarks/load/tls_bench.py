@@ -250,10 +250,13 @@ class TlsHarness(harness.ProxyHarness):
         members_before = sum(processes.cpu_seconds(m.pid) for m in self.members)
         children_before = children_cpu_s()
         cpus_before = cpu_times()
-        proxy_before, started = processes.cpu_seconds(pid), time.monotonic()
+        proxy_before, started = processes.cpu_user_system(pid), time.monotonic()
         outputs = self.run_parallel(argvs, timeout_s=duration + 60)
         elapsed = time.monotonic() - started
-        proxy_cpu = (processes.cpu_seconds(pid) - proxy_before) / elapsed
+        proxy_after = processes.cpu_user_system(pid)
+        proxy_user = (proxy_after[0] - proxy_before[0]) / elapsed
+        proxy_system = (proxy_after[1] - proxy_before[1]) / elapsed
+        proxy_cpu = proxy_user + proxy_system
         cpus_after = cpu_times()
         client_cpu = (children_cpu_s() - children_before) / elapsed
         members_cpu = (sum(processes.cpu_seconds(m.pid) for m in self.members) - members_before) / elapsed
@@ -280,7 +283,8 @@ class TlsHarness(harness.ProxyHarness):
         if not record:
             return rate
         run = {"proxy": name, "case": key, "round": round_index, "loadavg": load, "rate": rate,
-               "proxy_cpu": proxy_cpu, "client_cpu": client_cpu, "members_cpu": members_cpu,
+               "proxy_cpu": proxy_cpu, "proxy_user": proxy_user, "proxy_system": proxy_system,
+               "client_cpu": client_cpu, "members_cpu": members_cpu,
                "proxy_cpu_busy": cpu_busy(cpus_before, cpus_after, self.args.proxy_cpu),
                "load_cpu_busy": cpu_busy(cpus_before, cpus_after, self.args.load_cpu),
                "errors": problems, **extra}

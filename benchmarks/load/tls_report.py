@@ -90,6 +90,11 @@ def render(cases, runs, header, commands, negotiated, engine_notes, problems, lo
         add("proxy CPU (% of one core)", "-", lambda r: r["proxy_cpu"] * 100, "{:.1f}")
         per_cpu = add(f"{unit.split('/')[0]} per proxy CPU-second", "higher",
                       lambda r: r["rate"] / r["proxy_cpu"] if r["proxy_cpu"] else None, "{:.0f}")
+        # Where a proxy's CPU goes: its own code and libraries (user) or the kernel (system).
+        one = unit.split("/")[0].rstrip("s")
+        for part in ("user", "system"):
+            add(f"proxy {part} CPU per {one} (us)", "lower",
+                lambda r, part=part: r[f"proxy_{part}"] / r["rate"] * 1e6 if r["rate"] else None, "{:.1f}")
         add(f"client CPU (% of one core; CPU {load_cpu} holds it)", "-", lambda r: r["client_cpu"] * 100, "{:.1f}")
         add(f"members CPU (% of one core)", "-", lambda r: r["members_cpu"] * 100, "{:.1f}")
         add(f"CPU {load_cpu} busy, all processes on the machine (%)", "-", lambda r: r["load_cpu_busy"] * 100, "{:.1f}")
