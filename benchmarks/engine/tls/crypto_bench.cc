@@ -17,20 +17,15 @@
 #include <openssl/rand.h>
 
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 namespace pharos::tls {
 namespace {
 
-struct EcKeyFree {
-  void operator()(EC_KEY* key) const { EC_KEY_free(key); }
-};
-
 // The server's signature over the handshake transcript (CertificateVerify, or TLS 1.2's
 // ServerKeyExchange).
 void BM_EcdsaP256Sign(benchmark::State& state) {
-  std::unique_ptr<EC_KEY, EcKeyFree> key(EC_KEY_new_by_curve_name(NID_X9_62_prime256v1));
+  bssl::UniquePtr<EC_KEY> key(EC_KEY_new_by_curve_name(NID_X9_62_prime256v1));
   if (!key || !EC_KEY_generate_key(key.get())) {
     state.SkipWithError("EC_KEY_generate_key failed");
     return;
@@ -107,8 +102,8 @@ BENCHMARK(BM_HkdfSha256);
 void seal_records(benchmark::State& state, const EVP_AEAD* aead) {
   std::vector<uint8_t> key(EVP_AEAD_key_length(aead));
   RAND_bytes(key.data(), key.size());
-  EVP_AEAD_CTX ctx;
-  if (!EVP_AEAD_CTX_init(&ctx, aead, key.data(), key.size(), EVP_AEAD_DEFAULT_TAG_LENGTH, nullptr)) {
+  bssl::ScopedEVP_AEAD_CTX ctx;
+  if (!EVP_AEAD_CTX_init(ctx.get(), aead, key.data(), key.size(), EVP_AEAD_DEFAULT_TAG_LENGTH, nullptr)) {
     state.SkipWithError("EVP_AEAD_CTX_init failed");
     return;
   }
@@ -119,14 +114,13 @@ void seal_records(benchmark::State& state, const EVP_AEAD* aead) {
   const uint8_t additional_data[13] = {0x17, 0x03, 0x03};
   for (auto _ : state) {
     size_t out_length = 0;
-    if (!EVP_AEAD_CTX_seal(&ctx, sealed.data(), &out_length, sealed.size(), nonce.data(), nonce.size(),
+    if (!EVP_AEAD_CTX_seal(ctx.get(), sealed.data(), &out_length, sealed.size(), nonce.data(), nonce.size(),
                            plaintext.data(), plaintext.size(), additional_data, sizeof(additional_data))) {
       state.SkipWithError("EVP_AEAD_CTX_seal failed");
       break;
     }
     benchmark::DoNotOptimize(sealed.data());
   }
-  EVP_AEAD_CTX_cleanup(&ctx);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(length));
 }
 
